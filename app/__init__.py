@@ -1,0 +1,50 @@
+"""The application factory. It wires configuration, extensions, blueprints, errors and CLI."""
+import os
+
+from flask import Flask
+from werkzeug.middleware.proxy_fix import ProxyFix
+
+import config as config_module
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def create_app(config=None):
+    """Build the Ibex app. ``config`` is a config object (default: chosen by IBEX_CONFIG)."""
+    config = config or config_module.load()
+    app = Flask(__name__, instance_path=config.INSTANCE_DIR, instance_relative_config=False,
+                static_folder=os.path.join(ROOT, "static"),
+                template_folder=os.path.join(ROOT, "templates"))
+    app.config.from_object(config)
+    _configure_secret_key(app, config)
+    config.check()
+    if app.config["PROXY_HOPS"]:
+        hops = app.config["PROXY_HOPS"]
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)
+    from app import extensions
+    extensions.init_app(app)
+    _register_blueprints(app)
+    _register_errors_and_cli(app)
+    return app
+
+
+def _configure_secret_key(app, config):
+    if not app.config.get("SECRET_KEY") and config.GENERATE_SECRET_KEY:
+        from app.instance import instance_secret_key
+        app.config["SECRET_KEY"] = config.SECRET_KEY = instance_secret_key(config.SECRET_KEY_FILE)
+
+
+def _register_blueprints(app):
+    from app.api.basic import bp as basic_api
+    from app.api.goatcounter import bp as goatcounter_api
+    from app.api.umami import bp as umami_api
+    from app.tracking import bp as tracking
+    from app.ui import BLUEPRINTS as ui_blueprints
+    for blueprint in (tracking, goatcounter_api, umami_api, basic_api, *ui_blueprints):
+        app.register_blueprint(blueprint)
+
+
+def _register_errors_and_cli(app):
+    from app import cli, errors
+    errors.register(app)
+    cli.register(app)

@@ -1,0 +1,1 @@
+"""The three wire-compatible API families and the OpenAPI documents."""

@@ -1,0 +1,136 @@
+"""Command-line interface: flask users|sites|tokens … (worker, rollups, import, openapi come
+with later issues). Output formats here are stable; other tooling parses them."""
+import click
+from flask.cli import AppGroup
+from sqlalchemy import select
+
+from app import accounts
+from app.clock import rfc3339
+from app.exceptions import ValidationError
+from app.extensions import db
+from app.models import ROLES, ApiToken, User
+
+users_cli = AppGroup("users", help="Manage users.")
+sites_cli = AppGroup("sites", help="Manage sites.")
+tokens_cli = AppGroup("tokens", help="Manage API tokens.")
+
+
+def register(app):
+    for group in (users_cli, sites_cli, tokens_cli):
+        app.cli.add_command(group)
+
+
+def _fail(exc):
+    raise click.ClickException(str(exc))
+
+
+@users_cli.command("create")
+@click.argument("username")
+@click.option("--password", prompt=True, hide_input=True, confirmation_prompt=True,
+              help="At least 8 characters.")
+@click.option("--email", default=None)
+@click.option("--role", type=click.Choice(list(ROLES)), default="a", show_default=True,
+              help="r read-only, s settings, a admin, * superuser.")
+def users_create(username, password, email, role):
+    """Create a user."""
+    try:
+        user = accounts.create_user(username, password, email=email, role=role)
+    except ValidationError as exc:
+        _fail(exc)
+    click.echo(f"id: {user.id}")
+    click.echo(f"username: {user.username}")
+    click.echo(f"role: {user.role}")
+
+
+@users_cli.command("list")
+def users_list():
+    """List users."""
+    for user in db.session.scalars(select(User).order_by(User.id)):
+        click.echo(f"{user.id}\t{user.username}\t{user.role}\t{user.email or ''}")
+
+
+@users_cli.command("password")
+@click.argument("username")
+@click.option("--password", prompt=True, hide_input=True, confirmation_prompt=True)
+def users_password(username, password):
+    """Set a user's password (ends their login sessions)."""
+    user = db.session.scalar(select(User).where(User.username == username))
+    if user is None:
+        _fail(f"no user {username!r}")
+    try:
+        accounts.set_password(user, password)
+    except ValidationError as exc:
+        _fail(exc)
+    click.echo("password changed")
+
+
+@sites_cli.command("create")
+@click.argument("domain")
+@click.option("--name", default=None, help="Display name (default: the domain).")
+def sites_create(domain, name):
+    """Create a site; prints its id, code and uuid."""
+    try:
+        site = accounts.create_site(domain, name=name)
+    except ValidationError as exc:
+        _fail(exc)
+    click.echo(f"id: {site.id}")
+    click.echo(f"code: {site.code}")
+    click.echo(f"uuid: {site.uuid}")
+
+
+@sites_cli.command("list")
+def sites_list():
+    """List active sites: id, domain, code, uuid, name."""
+    for site in accounts.active_sites():
+        click.echo(f"{site.id}\t{site.cname or ''}\t{site.code}\t{site.uuid}\t{site.name}")
+
+
+@tokens_cli.command("create")
+@click.option("--user", "username", required=True, help="Owner (must be an admin).")
+@click.option("--name", required=True)
+@click.option("--permissions", default="all", show_default=True,
+              help="Comma list of count,export,site-read,site-create,site-update,stats, or all.")
+@click.option("--site", "site_ids", type=int, multiple=True,
+              help="Site id the token may use (repeatable; default: all sites).")
+def tokens_create(username, name, permissions, site_ids):
+    """Create an API token; the secret is printed alone on the last line, and only once."""
+    user = db.session.scalar(select(User).where(User.username == username))
+    if user is None:
+        _fail(f"no user {username!r}")
+    try:
+        bits = accounts.permission_bits(permissions.split(","))
+        token, secret = accounts.create_token(user, name, bits, list(site_ids) or None)
+    except ValidationError as exc:
+        _fail(exc)
+    click.echo(f"id: {token.id}")
+    click.echo(f"permissions: {','.join(token.permission_names)}")
+    click.echo(secret)
+
+
+@tokens_cli.command("list")
+@click.option("--all", "show_all", is_flag=True, help="Include revoked tokens.")
+def tokens_list(show_all):
+    """List tokens: id, name, user, permissions, sites, prefix, created, last used, revoked."""
+    query = select(ApiToken).order_by(ApiToken.id)
+    if not show_all:
+        query = query.where(ApiToken.revoked_at.is_(None))
+    for token in db.session.scalars(query):
+        sites = "all" if -1 in token.sites else ",".join(map(str, token.sites))
+        click.echo("\t".join([
+            str(token.id), token.name, token.user.username, ",".join(token.permission_names),
+            sites, token.prefix + "…", rfc3339(token.created_at),
+            rfc3339(token.last_used_at) or "never", rfc3339(token.revoked_at) or "active"]))
+
+
+@tokens_cli.command("revoke")
+@click.argument("token_id", type=int)
+def tokens_revoke(token_id):
+    """Revoke a token; it stops working at once."""
+    token = db.session.get(ApiToken, token_id)
+    if token is None:
+        _fail(f"no token {token_id}")
+    accounts.revoke_token(token)
+    click.echo(f"revoked {token.id}")
+
+
+__all__ = ["register"]

@@ -1,0 +1,58 @@
+"""App-wide HTML error pages. API families register their own JSON/plain-text error handlers
+on their blueprints; nothing here ever shows a stack trace."""
+import math
+import time
+
+from flask import render_template
+from flask_limiter import RateLimitExceeded
+from flask_wtf.csrf import CSRFError
+from werkzeug.exceptions import HTTPException, InternalServerError
+
+from app.extensions import limiter
+
+TITLES = {
+    400: "Bad request",
+    403: "Not allowed",
+    404: "Not found",
+    405: "Method not allowed",
+    413: "Too large",
+    429: "Too many requests",
+    500: "Something went wrong",
+}
+
+
+def register(app):
+    app.register_error_handler(CSRFError, _csrf_error)
+    app.register_error_handler(RateLimitExceeded, _rate_limited)
+    app.register_error_handler(HTTPException, _http_error)
+    app.register_error_handler(Exception, _unexpected)
+
+
+def render_error(status, message, headers=None):
+    body = render_template("errors/error.html", status=status,
+                           title=TITLES.get(status, "Error"), message=message)
+    return body, status, headers or {}
+
+
+def _csrf_error(exc):
+    return render_error(400, "This form was not sent from an Ibex page or it expired. "
+                             "Go back, reload the page and try again.")
+
+
+def _rate_limited(exc):
+    current = limiter.current_limit
+    wait = max(1, math.ceil(current.reset_at - time.time())) if current else 60
+    return render_error(429, f"Too many attempts. Try again in {wait} seconds.",
+                        {"Retry-After": str(wait)})
+
+
+def _http_error(exc):
+    return render_error(exc.code or 500, exc.description or TITLES.get(exc.code, ""))
+
+
+def _unexpected(exc):
+    if isinstance(exc, HTTPException):
+        return _http_error(exc)
+    from flask import current_app
+    current_app.logger.exception("unhandled error")
+    return render_error(500, InternalServerError.description)

@@ -1,0 +1,1 @@
+"""The write side: tracking payloads → HitIn → buffer → persister (ingestion issue)."""

@@ -1,0 +1,1 @@
+"""Background jobs: exports, imports, maintenance, and the schedule (later issues)."""

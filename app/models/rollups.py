@@ -1,0 +1,100 @@
+"""Rollups, upserted additively in the persister's transaction. ``visitors`` counts first
+visits (GoatCounter's definition); ``pageviews`` counts every non-bot pageview or event.
+hit_counts/ref_counts are per UTC hour, the rest per UTC day."""
+from datetime import date, datetime
+
+from sqlalchemy import ForeignKey, Integer, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from app.extensions import db
+
+
+def _site():
+    return mapped_column(ForeignKey("sites.id", ondelete="CASCADE"), primary_key=True)
+
+
+def _path():
+    return mapped_column(ForeignKey("paths.id", ondelete="CASCADE"), primary_key=True)
+
+
+class HitCount(db.Model):
+    __tablename__ = "hit_counts"
+
+    site_id: Mapped[int] = _site()
+    path_id: Mapped[int] = _path()
+    hour: Mapped[datetime] = mapped_column(primary_key=True)
+    visitors: Mapped[int] = mapped_column(Integer, default=0)
+    pageviews: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class RefCount(db.Model):
+    __tablename__ = "ref_counts"
+
+    site_id: Mapped[int] = _site()
+    path_id: Mapped[int] = _path()
+    ref_id: Mapped[int] = mapped_column(ForeignKey("refs.id"), primary_key=True)
+    hour: Mapped[datetime] = mapped_column(primary_key=True)
+    visitors: Mapped[int] = mapped_column(Integer, default=0)
+    pageviews: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class BrowserStat(db.Model):
+    __tablename__ = "browser_stats"
+
+    site_id: Mapped[int] = _site()
+    path_id: Mapped[int] = _path()
+    day: Mapped[date] = mapped_column(primary_key=True)
+    browser_id: Mapped[int] = mapped_column(ForeignKey("browsers.id"), primary_key=True)
+    visitors: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class SystemStat(db.Model):
+    __tablename__ = "system_stats"
+
+    site_id: Mapped[int] = _site()
+    path_id: Mapped[int] = _path()
+    day: Mapped[date] = mapped_column(primary_key=True)
+    system_id: Mapped[int] = mapped_column(ForeignKey("systems.id"), primary_key=True)
+    visitors: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class LocationStat(db.Model):
+    __tablename__ = "location_stats"
+
+    site_id: Mapped[int] = _site()
+    path_id: Mapped[int] = _path()
+    day: Mapped[date] = mapped_column(primary_key=True)
+    location: Mapped[str] = mapped_column(String(8), primary_key=True)
+    visitors: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class SizeStat(db.Model):
+    __tablename__ = "size_stats"
+
+    site_id: Mapped[int] = _site()
+    path_id: Mapped[int] = _path()
+    day: Mapped[date] = mapped_column(primary_key=True)
+    width: Mapped[int] = mapped_column(Integer, primary_key=True)
+    visitors: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class LanguageStat(db.Model):
+    __tablename__ = "language_stats"
+
+    site_id: Mapped[int] = _site()
+    path_id: Mapped[int] = _path()
+    day: Mapped[date] = mapped_column(primary_key=True)
+    language: Mapped[str] = mapped_column(String(3), primary_key=True)
+    visitors: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class CampaignStat(db.Model):
+    __tablename__ = "campaign_stats"
+
+    site_id: Mapped[int] = _site()
+    path_id: Mapped[int] = _path()
+    day: Mapped[date] = mapped_column(primary_key=True)
+    campaign_id: Mapped[int] = mapped_column(
+        ForeignKey("campaigns.id", ondelete="CASCADE"), primary_key=True)
+    ref: Mapped[str] = mapped_column(Text, primary_key=True)
+    visitors: Mapped[int] = mapped_column(Integer, default=0)

@@ -1,0 +1,1 @@
+"""The read side: StatsQuery and the stats service every surface calls (GoatCounter API issue)."""

@@ -1,0 +1,113 @@
+"""WTForms for the UI. Every form carries a CSRF token (Flask-WTF)."""
+from flask_wtf import FlaskForm
+from wtforms import (BooleanField, EmailField, IntegerField, PasswordField, RadioField,
+                     SelectField, SelectMultipleField, StringField, TextAreaField)
+from wtforms.validators import (EqualTo, InputRequired, Length, NumberRange, Optional,
+                                ValidationError)
+from wtforms.widgets import CheckboxInput, ListWidget
+
+from app.accounts import MIN_PASSWORD
+from app.models import COLLECT_LABELS, IP_MODES, PERMISSION_LABELS, ROLES, VISIBILITY, Collect
+
+
+class MultiCheckboxField(SelectMultipleField):
+    widget = ListWidget(prefix_label=False)
+    option_widget = CheckboxInput()
+
+
+_password = [InputRequired(), Length(min=MIN_PASSWORD, max=1024,
+                                     message=f"Use at least {MIN_PASSWORD} characters.")]
+_confirm = [InputRequired(), EqualTo("password", message="The passwords do not match.")]
+
+
+class SetupForm(FlaskForm):
+    username = StringField("Username", [InputRequired(), Length(max=100)])
+    email = EmailField("Email (optional)", [Optional(), Length(max=255)])
+    password = PasswordField("Password", _password)
+    confirm = PasswordField("Repeat password", _confirm)
+    domain = StringField("Your site's domain", [InputRequired(), Length(max=255)],
+                         description="For example example.org — the host name your pages are served on.")
+    site_name = StringField("Site name (optional)", [Optional(), Length(max=255)])
+
+
+class LoginForm(FlaskForm):
+    username = StringField("Username", [InputRequired(), Length(max=100)])
+    password = PasswordField("Password", [InputRequired(), Length(max=1024)])
+    remember = BooleanField("Keep me logged in on this device")
+
+
+class SiteForm(FlaskForm):
+    domain = StringField("Domain", [InputRequired(), Length(max=255)],
+                         description="The host name your pages are served on, e.g. example.org.")
+    name = StringField("Name", [Optional(), Length(max=255)])
+    link_domain = StringField("Link domain", [Optional(), Length(max=255)],
+                              description="Optional: the site linked from the dashboard; "
+                                          "referrers from it are not listed as top referrers.")
+
+
+class SiteSettingsForm(SiteForm):
+    collect = MultiCheckboxField("Collect", coerce=int,
+                                 choices=[(int(flag), label) for flag, label in COLLECT_LABELS.items()])
+    ip_mode = RadioField("Visitor IP addresses", choices=list(IP_MODES.items()),
+                         description="What Ibex stores of a visitor's IP address. Sessions never "
+                                     "need it; the Basic API's /api/stats reports what is stored.")
+    ignore_ips = TextAreaField("Ignored IPs", [Optional(), Length(max=20000)],
+                               description="One IP address or CIDR range (e.g. 10.0.0.0/8) per line "
+                                           "or separated by commas. Their pageviews are not counted.")
+    data_retention = IntegerField("Data retention (days)", [InputRequired(), NumberRange(min=0, max=1825)],
+                                  description="0 keeps data forever; otherwise 31 to 1825 days.")
+    public = RadioField("Dashboard visibility", choices=list(VISIBILITY.items()))
+    secret = StringField("Secret for the link", [Optional(), Length(min=8, max=40)],
+                         description="8–40 letters and digits; needed for a secret link.")
+    dnt = BooleanField("Honour Do-Not-Track (DNT and Sec-GPC headers)")
+    allow_counter = BooleanField("Allow the public visitor counter (/counter/…)")
+    collect_regions = StringField("Collect regions only for these countries", [Optional()],
+                                  description="ISO country codes, comma-separated; empty = all countries.")
+
+    def validate_data_retention(self, field):
+        if field.data and field.data < 31:
+            raise ValidationError("Use 0 (keep forever) or at least 31 days.")
+
+    def validate_secret(self, field):
+        if self.public.data == "secret" and not (field.data or "").isalnum():
+            raise ValidationError("A secret link needs 8–40 letters and digits.")
+
+    def collect_bits(self):
+        bits = sum(set(self.collect.data or [])) or int(Collect.NOTHING)
+        if bits & Collect.LOCATION_REGION:
+            bits |= Collect.LOCATION
+        return bits
+
+
+class UserForm(FlaskForm):
+    username = StringField("Username", [InputRequired(), Length(max=100)])
+    email = EmailField("Email (optional)", [Optional(), Length(max=255)])
+    role = SelectField("Role", choices=[(key, f"{label} ({key})") for key, label in ROLES.items()])
+    password = PasswordField("Password", _password)
+
+
+class UserEditForm(FlaskForm):
+    email = EmailField("Email (optional)", [Optional(), Length(max=255)])
+    role = SelectField("Role", choices=[(key, f"{label} ({key})") for key, label in ROLES.items()])
+
+
+class PasswordForm(FlaskForm):
+    current = PasswordField("Current password", [InputRequired(), Length(max=1024)])
+    password = PasswordField("New password", _password)
+    confirm = PasswordField("Repeat new password", _confirm)
+
+
+class TokenForm(FlaskForm):
+    name = StringField("Name", [InputRequired(), Length(max=255)])
+    permissions = MultiCheckboxField("Permissions", choices=list(PERMISSION_LABELS.items()),
+                                     validators=[InputRequired("Select at least one permission.")])
+    all_sites = BooleanField("All sites, including sites created later", default=True)
+    sites = MultiCheckboxField("Only these sites", coerce=int, choices=[])
+
+    def validate_sites(self, field):
+        if not self.all_sites.data and not field.data:
+            raise ValidationError("Select at least one site, or all sites.")
+
+
+class EmptyForm(FlaskForm):
+    """A form with nothing but its CSRF token, for POST buttons (logout, revoke, delete)."""

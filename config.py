@@ -1,0 +1,105 @@
+"""Configuration classes, read from the environment when instantiated. No I/O happens here.
+
+The embedded default (``make run``) is DevelopmentConfig: SQLite under instance/, no Redis.
+Production is IBEX_CONFIG=production with DATABASE_URL, REDIS_URL and SECRET_KEY set.
+"""
+import os
+
+BASE_DIR = os.path.dirname(os.path.abspath(__file__))
+
+
+def database_url(url):
+    """Normalise a database URL to the drivers Ibex ships with (psycopg 3 for PostgreSQL)."""
+    if url.startswith("postgres://"):
+        url = "postgresql://" + url[len("postgres://"):]
+    if url.startswith("postgresql://"):
+        url = "postgresql+psycopg://" + url[len("postgresql://"):]
+    return url
+
+
+class Config:
+    """Settings shared by every configuration; ``env`` defaults to os.environ."""
+
+    GENERATE_SECRET_KEY = False  # embedded mode generates and keeps one in instance/
+
+    def __init__(self, env=None):
+        env = os.environ if env is None else env
+        get = lambda name, default=None: env.get(name) or default  # noqa: E731
+        self.INSTANCE_DIR = get("IBEX_INSTANCE_DIR", os.path.join(BASE_DIR, "instance"))
+        self.SECRET_KEY = get("SECRET_KEY")
+        self.SECRET_KEY_FILE = os.path.join(self.INSTANCE_DIR, "secret_key")
+        self.SQLALCHEMY_DATABASE_URI = database_url(
+            get("DATABASE_URL", "sqlite:///" + os.path.join(self.INSTANCE_DIR, "ibex.db")))
+        self.SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}
+        self.REDIS_URL = get("REDIS_URL")
+        self.PERSIST_INTERVAL = float(get("PERSIST_INTERVAL", "10"))
+        self.PROXY_HOPS = int(get("PROXY_HOPS", "0"))
+        self.GEOIP_DB = get("GEOIP_DB")
+        self.RATELIMIT_ENABLED = _bool(get("RATELIMIT_ENABLED"), True)
+        self.RATELIMIT_STORAGE_URI = self.REDIS_URL or "memory://"
+        self.RATELIMIT_KEY_PREFIX = get("RATELIMIT_KEY_PREFIX", "ibex-rl")
+        self.RATELIMIT_HEADERS_ENABLED = False  # each family writes its own headers
+        self.LOGIN_RATE_LIMIT = get("LOGIN_RATE_LIMIT", "20 per minute")
+        self.SESSION_COOKIE_HTTPONLY = True
+        self.SESSION_COOKIE_SAMESITE = "Lax"
+        self.REMEMBER_COOKIE_HTTPONLY = True
+        self.REMEMBER_COOKIE_SAMESITE = "Lax"
+        self.WTF_CSRF_TIME_LIMIT = None  # CSRF tokens live as long as the session
+
+    def check(self):
+        """Raise RuntimeError when the configuration is unsafe to run; embedded mode is lenient."""
+
+
+class DevelopmentConfig(Config):
+    """The embedded default: one process, SQLite, in-process buffer and jobs."""
+
+    GENERATE_SECRET_KEY = True
+
+
+class TestingConfig(Config):
+    def __init__(self, env=None):
+        super().__init__(env)
+        self.TESTING = True
+        self.SECRET_KEY = self.SECRET_KEY or "testing-secret-key-not-for-production"
+        self.WTF_CSRF_ENABLED = False
+        self.PERSIST_INTERVAL = 0.05
+
+
+class ProductionConfig(Config):
+    def __init__(self, env=None):
+        super().__init__(env)
+        env = os.environ if env is None else env
+        secure = _bool(env.get("SESSION_COOKIE_SECURE"), True)
+        self.SESSION_COOKIE_SECURE = secure
+        self.REMEMBER_COOKIE_SECURE = secure
+
+    def check(self):
+        if not self.SECRET_KEY:
+            raise RuntimeError(
+                "IBEX_CONFIG=production needs SECRET_KEY in the environment; generate one with "
+                "python -c 'import secrets; print(secrets.token_urlsafe(48))'")
+        if len(self.SECRET_KEY) < 32:
+            raise RuntimeError("SECRET_KEY must be at least 32 characters long")
+
+
+CONFIGS = {
+    "development": DevelopmentConfig,
+    "testing": TestingConfig,
+    "production": ProductionConfig,
+}
+
+
+def _bool(value, default):
+    if value is None or value == "":
+        return default
+    return value.strip().lower() in ("1", "true", "yes", "on")
+
+
+def load(name=None, env=None):
+    """The configuration object named by IBEX_CONFIG (default: development)."""
+    env = os.environ if env is None else env
+    name = name or env.get("IBEX_CONFIG") or "development"
+    try:
+        return CONFIGS[name](env)
+    except KeyError:
+        raise RuntimeError(f"IBEX_CONFIG must be one of {', '.join(CONFIGS)}, not {name!r}") from None
