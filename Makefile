@@ -1,0 +1,58 @@
+# Ibex: `make run` serves the embedded default on http://127.0.0.1:8080; `make test` runs the
+# whole suite (SQLite and PostgreSQL, real Redis, Chromium). Both install what they need.
+SHELL := /bin/bash
+VENV ?= .venv
+PYTHON ?= python3
+PY := $(VENV)/bin/python
+PIP := $(VENV)/bin/pip
+FLASK := $(VENV)/bin/flask
+HOST ?= 127.0.0.1
+PORT ?= 8080
+HTMX := static/vendor/htmx.min.js
+
+.PHONY: run test worker install install-dev static chromium services clean
+
+run: install static
+	$(FLASK) db upgrade
+	@echo
+	@echo "  Ibex is running at http://$(HOST):$(PORT)/  (Ctrl-C stops it)"
+	@echo
+	BIND=$(HOST):$(PORT) $(VENV)/bin/gunicorn -c gunicorn.conf.py wsgi:app
+
+test: install-dev static chromium services
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+install: $(VENV)/.installed
+install-dev: $(VENV)/.installed-dev
+static: $(HTMX)
+
+$(VENV)/.installed: requirements.txt
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PIP) install -q --upgrade pip
+	$(PIP) install -q -r requirements.txt
+	@touch $@
+
+$(VENV)/.installed-dev: $(VENV)/.installed requirements-dev.txt
+	$(PIP) install -q -r requirements-dev.txt
+	@touch $@
+
+# htmx is pinned in package.json/package-lock.json and served from static/vendor/, never a CDN.
+$(HTMX): package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	mkdir -p static/vendor
+	cp node_modules/htmx.org/dist/htmx.min.js $(HTMX)
+
+# Browser tests drive Debian's Chromium through Playwright (never `playwright install`).
+chromium:
+	@if [ ! -x /usr/bin/chromium ]; then \
+	  echo "Installing Debian's chromium for the browser tests"; \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium \
+	    || { echo "ERROR: could not install chromium (apt-get install chromium)" >&2; exit 1; }; \
+	fi
+
+services:
+	@scripts/ensure-services
+
+clean:
+	rm -rf $(VENV) node_modules static/vendor .pytest_cache

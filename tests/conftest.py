@@ -1,0 +1,155 @@
+"""Shared fixtures. Database-backed tests run once on SQLite and once on a fresh PostgreSQL
+database (created for this run, dropped afterwards); Redis-backed tests use a real Redis with
+their own key prefix, cleaned up. A missing service fails the run, it never skips."""
+import os
+import uuid
+
+import psycopg
+import pytest
+import redis as redis_lib
+from sqlalchemy import text
+
+import config
+from app import accounts, create_app
+from app.extensions import db as _db
+
+PG_ADMIN_URL = os.environ.get("IBEX_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
+REDIS_URL = os.environ.get("IBEX_TEST_REDIS", "redis://127.0.0.1:6379/15")
+BACKENDS = [b for b in os.environ.get("IBEX_TEST_BACKENDS", "sqlite,postgresql").split(",") if b]
+PASSWORD = "correct horse battery"
+
+
+def _pg_admin():
+    try:
+        return psycopg.connect(PG_ADMIN_URL, autocommit=True, connect_timeout=5)
+    except psycopg.OperationalError as exc:
+        pytest.fail(f"PostgreSQL is not reachable at {PG_ADMIN_URL} ({exc}); run `make test`, "
+                    "which starts it, or start it yourself.", pytrace=False)
+
+
+def new_pg_database():
+    """Create an empty PostgreSQL database; returns (url, drop) where drop() removes it."""
+    admin = _pg_admin()
+    name = f"ibex_test_{os.getpid()}_{uuid.uuid4().hex[:8]}"
+    admin.execute(f'CREATE DATABASE "{name}"')
+    base = PG_ADMIN_URL.rsplit("/", 1)[0]
+
+    def drop():
+        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        admin.close()
+    return f"{base}/{name}", drop
+
+
+@pytest.fixture(scope="session", params=BACKENDS)
+def database_url(request, tmp_path_factory):
+    """A database with Ibex's schema, one per backend for the whole run."""
+    if request.param == "sqlite":
+        url = "sqlite:///" + str(tmp_path_factory.mktemp("sqlite") / "ibex-test.db")
+        drop = None
+    else:
+        url, drop = new_pg_database()
+    app = create_app(config.TestingConfig(env={"DATABASE_URL": url}))
+    with app.app_context():
+        _db.create_all()
+        _db.engine.dispose()
+    yield url
+    if drop:
+        drop()
+
+
+def make_app(database_url, tmp_path, **env):
+    """A fresh app on ``database_url`` with TestingConfig plus ``env`` overrides."""
+    settings = {"DATABASE_URL": database_url, "IBEX_INSTANCE_DIR": str(tmp_path / "instance")}
+    settings.update(env)
+    return create_app(config.TestingConfig(env=settings))
+
+
+def _empty_tables():
+    tables = list(reversed(_db.metadata.sorted_tables))
+    with _db.engine.begin() as conn:
+        if conn.dialect.name == "postgresql":
+            names = ", ".join(f'"{t.name}"' for t in tables)
+            conn.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+        else:
+            for table in tables:
+                conn.execute(table.delete())
+            conn.execute(text("DELETE FROM sqlite_sequence")) if _has_sqlite_sequence(conn) else None
+
+
+def _has_sqlite_sequence(conn):
+    return conn.execute(text(
+        "SELECT 1 FROM sqlite_master WHERE name='sqlite_sequence'")).first() is not None
+
+
+@pytest.fixture
+def app(database_url, tmp_path):
+    app = make_app(database_url, tmp_path)
+    with app.app_context():
+        yield app
+        _db.session.remove()
+        _empty_tables()
+        _db.engine.dispose()
+
+
+@pytest.fixture
+def db(app):
+    return _db
+
+
+@pytest.fixture
+def user(app):
+    """An admin (role a)."""
+    return accounts.create_user("alice", PASSWORD, email="alice@example.org", role="a")
+
+
+@pytest.fixture
+def superuser(app):
+    return accounts.create_user("root", PASSWORD, role="*")
+
+
+def login(client, username, password=PASSWORD):
+    return client.post("/login", data={"username": username, "password": password})
+
+
+@pytest.fixture
+def logged_in(client, user):
+    response = login(client, user.username)
+    assert response.status_code == 302, response.data
+    return client
+
+
+@pytest.fixture
+def site(app):
+    return accounts.create_site("example.com", name="Example")
+
+
+@pytest.fixture
+def api_token(user, site):
+    """An all-permission token of ``user``; the one-time secret is on ``.secret``."""
+    token, secret = accounts.create_token(user, "test token")
+    token.secret = secret
+    return token
+
+
+@pytest.fixture
+def store_hits():
+    """Seeds hits through the real ingest path; the ingestion issue provides it."""
+    def store(*_hits, **_kw):
+        raise NotImplementedError("store_hits arrives with the ingestion pipeline")
+    return store
+
+
+@pytest.fixture
+def redis_url():
+    """A real Redis (DB 15) and a key prefix of this test's own; its keys are deleted after."""
+    client = redis_lib.Redis.from_url(REDIS_URL)
+    try:
+        client.ping()
+    except redis_lib.RedisError as exc:
+        pytest.fail(f"Redis is not reachable at {REDIS_URL} ({exc}); run `make test`, which "
+                    "starts it.", pytrace=False)
+    prefix = f"ibex-test-{uuid.uuid4().hex[:10]}"
+    yield REDIS_URL, prefix
+    for key in client.scan_iter(f"*{prefix}*"):
+        client.delete(key)
+    client.close()
