@@ -20,6 +20,7 @@ run: install static
 	BIND=$(HOST):$(PORT) $(VENV)/bin/gunicorn -c gunicorn.conf.py wsgi:app
 
 test: install-dev static chromium services
+	$(VENV)/bin/ruff check .
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 install: $(VENV)/.installed

@@ -9,7 +9,7 @@ from functools import wraps
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from flask import g, request
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from app.clock import utcnow
 from app.exceptions import AuthError, PermissionDenied
@@ -30,6 +30,20 @@ def verify_password(password_hash, password):
         return _hasher.verify(password_hash, password)
     except (VerificationError, InvalidHashError):
         return False
+
+
+_DUMMY_HASH = _hasher.hash("ibex timing equaliser")
+
+
+def check_credentials(username, password):
+    """The user with this username (case-insensitive) and password, or None. An unknown
+    username costs the same hashing work, so timing does not reveal which usernames exist."""
+    user = db.session.scalar(select(User).where(
+        func.lower(User.username) == (username or "").strip().lower()))
+    if user is None:
+        verify_password(_DUMMY_HASH, password)
+        return None
+    return user if verify_password(user.password_hash, password) else None
 
 
 @login_manager.user_loader

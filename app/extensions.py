@@ -35,6 +35,9 @@ def init_app(app):
     login_manager.login_message = None
     login_manager.session_protection = "strong"
     csrf.init_app(app)
+    # Flask-Limiter keeps the first app's key prefix forever; Ibex may build several apps in
+    # one process (tests, CLI tools), each with its own prefix.
+    limiter._key_prefix = app.config["RATELIMIT_KEY_PREFIX"]
     limiter.init_app(app)
 
 

@@ -124,7 +124,8 @@ class IgnoredIp(db.Model):
     def display(self):
         """A single address without its /32 or /128, a range as written."""
         address, _, prefix = self.network.partition("/")
-        return address if prefix in ("32", "128") else self.network
+        host_prefix = "128" if ":" in address else "32"
+        return address if prefix == host_prefix else self.network
 
 
 __all__ = ["Collect", "COLLECT_DEFAULT", "COLLECT_LABELS", "IP_MODES", "VISIBILITY", "Site",

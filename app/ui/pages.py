@@ -3,16 +3,14 @@ from urllib.parse import urlsplit
 
 from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required, login_user, logout_user
-from sqlalchemy import func, select
 
 from app import accounts
-from app.auth import verify_password
+from app.auth import check_credentials
 from app.clock import utcnow
 from app.exceptions import AlreadyDone, ValidationError
 from app.extensions import db, limiter
 from app.ui.access import security_headers
 from app.ui.forms import EmptyForm, LoginForm, SetupForm
-from app.models import User
 
 bp = Blueprint("ui", __name__)
 bp.after_request(security_headers)
@@ -73,9 +71,8 @@ def login():
         return redirect(url_for("ui.home"))
     form = LoginForm()
     if form.validate_on_submit():
-        user = db.session.scalar(select(User).where(
-            func.lower(User.username) == form.username.data.strip().lower()))
-        if user is not None and verify_password(user.password_hash, form.password.data):
+        user = check_credentials(form.username.data, form.password.data)
+        if user is not None:
             login_user(user, remember=form.remember.data)
             user.login_at = utcnow()
             db.session.commit()
