@@ -45,6 +45,7 @@ class Config:
         self.REMEMBER_COOKIE_HTTPONLY = True
         self.REMEMBER_COOKIE_SAMESITE = "Lax"
         self.WTF_CSRF_TIME_LIMIT = None  # CSRF tokens live as long as the session
+        self.PASSWORD_HASHING = "strong"  # argon2id; only the test suite uses "fast"
 
     def check(self):
         """Raise RuntimeError when the configuration is unsafe to run; embedded mode is lenient."""
@@ -63,6 +64,7 @@ class TestingConfig(Config):
         self.SECRET_KEY = self.SECRET_KEY or "testing-secret-key-not-for-production"
         self.WTF_CSRF_ENABLED = False
         self.PERSIST_INTERVAL = 0.05
+        self.PASSWORD_HASHING = "fast"  # same argon2id, cheapest parameters
 
 
 class ProductionConfig(Config):

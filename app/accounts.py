@@ -167,9 +167,10 @@ def _link_domain(value):
 
 # --- ignored IPs -----------------------------------------------------------------------------
 
-def set_ignored_ips(site, entries):
+def set_ignored_ips(site, entries, commit=True):
     """Replace a site's ignore list with ``entries`` (IPs or CIDR ranges, as text).
-    Raises ValidationError naming the first bad entry; nothing changes then."""
+    Raises ValidationError naming the first bad entry; nothing changes then. With
+    commit=False the caller commits, so the change can share a transaction with others."""
     networks = []
     for entry in entries:
         try:
@@ -178,8 +179,13 @@ def set_ignored_ips(site, entries):
             raise ValidationError.single("ignore_ips", f"{entry.strip()!r}: {exc}") from None
         if network not in networks:
             networks.append(network)
-    site.ignored_ips = [IgnoredIp(network=n, created_at=utcnow()) for n in networks]
-    db.session.commit()
+    # Keep the rows of networks that stay: a new row for the same network would be inserted
+    # before the old one is deleted and break the (site_id, network) unique constraint.
+    kept = {entry.network: entry for entry in site.ignored_ips}
+    site.ignored_ips = [kept.get(n) or IgnoredIp(network=n, created_at=utcnow())
+                        for n in networks]
+    if commit:
+        db.session.commit()
 
 
 def add_global_ignored_ip(entry):

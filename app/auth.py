@@ -6,9 +6,9 @@ import hmac
 from datetime import timedelta
 from functools import wraps
 
-from argon2 import PasswordHasher
+from argon2 import PasswordHasher, profiles
 from argon2.exceptions import InvalidHashError, VerificationError
-from flask import g, request
+from flask import current_app, g, request
 from sqlalchemy import func, select
 
 from app.clock import utcnow
@@ -16,23 +16,39 @@ from app.exceptions import AuthError, PermissionDenied
 from app.extensions import db, login_manager
 from app.models import PERMISSIONS, ApiToken, User
 
-_hasher = PasswordHasher()
+# argon2id with the library's strong defaults; the test suite selects the cheapest profile of
+# the same algorithm (each hash records its parameters, so verification is unaffected).
+_HASHERS = {"strong": PasswordHasher(), "fast": PasswordHasher.from_parameters(profiles.CHEAPEST)}
 # Writing last_used_at on every request would turn reads into writes; this is precise enough.
 LAST_USED_RESOLUTION = timedelta(minutes=5)
 
 
+def _hasher():
+    return _HASHERS[current_app.config.get("PASSWORD_HASHING", "strong")]
+
+
 def hash_password(password):
-    return _hasher.hash(password)
+    return _hasher().hash(password)
 
 
 def verify_password(password_hash, password):
     try:
-        return _hasher.verify(password_hash, password)
+        return _hasher().verify(password_hash, password)
     except (VerificationError, InvalidHashError):
         return False
 
 
-_DUMMY_HASH = _hasher.hash("ibex timing equaliser")
+_DUMMY_PASSWORD = "ibex timing equaliser"
+
+
+def _dummy_hash():
+    profile = current_app.config.get("PASSWORD_HASHING", "strong")
+    if profile not in _DUMMY_HASHES:
+        _DUMMY_HASHES[profile] = _HASHERS[profile].hash(_DUMMY_PASSWORD)
+    return _DUMMY_HASHES[profile]
+
+
+_DUMMY_HASHES = {}
 
 
 def check_credentials(username, password):
@@ -41,7 +57,7 @@ def check_credentials(username, password):
     user = db.session.scalar(select(User).where(
         func.lower(User.username) == (username or "").strip().lower()))
     if user is None:
-        verify_password(_DUMMY_HASH, password)
+        verify_password(_dummy_hash(), password)
         return None
     return user if verify_password(user.password_hash, password) else None
 

@@ -41,7 +41,10 @@ def _csrf_error(exc):
 
 def _rate_limited(exc):
     current = limiter.current_limit
-    wait = max(1, math.ceil(current.reset_at - time.time())) if current else 60
+    wait = 60
+    if current:
+        # reset_at is a whole second; never announce more than one window.
+        wait = min(max(1, math.ceil(current.reset_at - time.time())), current.limit.get_expiry())
     return render_error(429, f"Too many attempts. Try again in {wait} seconds.",
                         {"Retry-After": str(wait)})
 

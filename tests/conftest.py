@@ -1,12 +1,14 @@
 """Shared fixtures. Database-backed tests run once on SQLite and once on a fresh PostgreSQL
 database (created for this run, dropped afterwards); Redis-backed tests use a real Redis with
 their own key prefix, cleaned up. A missing service fails the run, it never skips."""
+import contextvars
 import os
 import uuid
 
 import psycopg
 import pytest
 import redis as redis_lib
+from flask.testing import FlaskClient
 from sqlalchemy import text
 
 import config
@@ -89,6 +91,37 @@ def app(database_url, tmp_path):
         _db.session.remove()
         _empty_tables()
         _db.engine.dispose()
+
+
+class IsolatedClient(FlaskClient):
+    """Runs each request in a fresh contextvars context, so Flask pushes a new application
+    context per request, as in production. Without it the test's long-lived app context is
+    reused: ``g`` (Flask-Login's cached user) and the database session would leak from one
+    request, or one client, to the next. Afterwards the test's own session ends its
+    transaction, so objects the test holds reload what the request committed."""
+
+    def open(self, *args, **kwargs):
+        response = contextvars.Context().run(super().open, *args, **kwargs)
+        _db.session.rollback()
+        return response
+
+
+@pytest.fixture
+def client(app):
+    app.test_client_class = IsolatedClient
+    return app.test_client()
+
+
+@pytest.fixture
+def new_client(app):
+    """Factory for further, independent clients (another browser), optionally from another
+    address: new_client(REMOTE_ADDR="192.0.2.1")."""
+    def make(**environ_base):
+        app.test_client_class = IsolatedClient
+        client = app.test_client()
+        client.environ_base.update(environ_base)
+        return client
+    return make
 
 
 @pytest.fixture

@@ -92,3 +92,17 @@ def test_blueprints_for_every_family_are_registered(tmp_path):
     app = create_app(config.TestingConfig(env={"IBEX_INSTANCE_DIR": str(tmp_path),
                                                "DATABASE_URL": "sqlite://"}))
     assert {"tracking", "goatcounter_api", "umami_api", "basic_api", "ui"} <= set(app.blueprints)
+
+
+def test_password_hashing_is_strong_outside_tests(tmp_path):
+    from app.auth import hash_password, verify_password
+    env = {"IBEX_INSTANCE_DIR": str(tmp_path), "DATABASE_URL": "sqlite://", "SECRET_KEY": "k" * 40}
+    for cfg in (config.DevelopmentConfig(env=env), config.ProductionConfig(env=env)):
+        with create_app(cfg).app_context():
+            hashed = hash_password("secret password")
+            assert hashed.startswith("$argon2id$v=19$m=65536,t=3,p=4$")
+            assert verify_password(hashed, "secret password")
+    with create_app(config.TestingConfig(env=env)).app_context():
+        fast = hash_password("secret password")
+        assert fast.startswith("$argon2id$") and "m=65536" not in fast
+        assert verify_password(hashed, "secret password")  # any parameters verify

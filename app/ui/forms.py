@@ -57,7 +57,7 @@ class SiteSettingsForm(SiteForm):
     data_retention = IntegerField("Data retention (days)", [InputRequired(), NumberRange(min=0, max=1825)],
                                   description="0 keeps data forever; otherwise 31 to 1825 days.")
     public = RadioField("Dashboard visibility", choices=list(VISIBILITY.items()))
-    secret = StringField("Secret for the link", [Optional(), Length(min=8, max=40)],
+    secret = StringField("Secret for the link", [Length(max=40)],
                          description="8–40 letters and digits; needed for a secret link.")
     dnt = BooleanField("Honour Do-Not-Track (DNT and Sec-GPC headers)")
     allow_counter = BooleanField("Allow the public visitor counter (/counter/…)")
@@ -69,7 +69,10 @@ class SiteSettingsForm(SiteForm):
             raise ValidationError("Use 0 (keep forever) or at least 31 days.")
 
     def validate_secret(self, field):
-        if self.public.data == "secret" and not (field.data or "").isalnum():
+        # No Optional() on this field: it would end validation of an empty secret before this
+        # check, and a secret link would be saved without a secret.
+        value = field.data or ""
+        if (value or self.public.data == "secret") and not (len(value) >= 8 and value.isalnum()):
             raise ValidationError("A secret link needs 8–40 letters and digits.")
 
     def collect_bits(self):

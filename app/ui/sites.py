@@ -53,7 +53,8 @@ def settings(site_id):
     form = SiteSettingsForm(obj=None if request.method == "POST" else _form_data(site))
     if form.validate_on_submit():
         try:
-            accounts.set_ignored_ips(site, _split_list(form.ignore_ips.data))
+            # One transaction: an error in the site fields must not keep a new ignore list.
+            accounts.set_ignored_ips(site, _split_list(form.ignore_ips.data), commit=False)
             accounts.update_site(site, domain=form.domain.data, name=form.name.data,
                                  link_domain=form.link_domain.data, settings={
                                      "collect": form.collect_bits(),
@@ -80,7 +81,18 @@ def settings(site_id):
 def tracking(site_id):
     site = _site_or_404(site_id)
     return render_template("sites/tracking.html", site=site,
-                           base_url=request.url_root.rstrip("/"))
+                           snippets=tracking_snippets(site, request.url_root.rstrip("/")))
+
+
+def tracking_snippets(site, base_url):
+    """The three script tags, as plain text for the page to show (autoescaped there)."""
+    return {
+        "goatcounter": f'<script data-goatcounter="{base_url}/count" async '
+                       f'src="{base_url}/count.js"></script>',
+        "umami": f'<script async defer data-website-id="{site.uuid}" '
+                 f'src="{base_url}/umami.js"></script>',
+        "basic": f'<script src="{base_url}/track.js" defer></script>',
+    }
 
 
 @bp.route("/<int:site_id>/delete", methods=["POST"])
