@@ -10,7 +10,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8080
 HTMX := static/vendor/htmx.min.js
 
-.PHONY: run test worker install install-dev static chromium services clean
+.PHONY: run test install install-dev static chromium services clean
 
 run: install static
 	$(FLASK) db upgrade

@@ -33,7 +33,9 @@ def init_app(app):
     login_manager.init_app(app)
     login_manager.login_view = "ui.login"
     login_manager.login_message = None
-    login_manager.session_protection = "strong"
+    # "basic": a changed IP/User-Agent marks the session non-fresh instead of ending it, so
+    # users on mobile networks are not logged out; password changes end sessions (auth.py).
+    login_manager.session_protection = "basic"
     csrf.init_app(app)
     # Flask-Limiter keeps the first app's key prefix forever; Ibex may build several apps in
     # one process (tests, CLI tools), each with its own prefix.

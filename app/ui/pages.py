@@ -19,7 +19,7 @@ bp.after_request(security_headers)
 def form_errors(form, exc):
     """Show a service ValidationError on the matching form fields (or as a flash message)."""
     for field, messages in exc.errors.items():
-        target = getattr(form, {"domain": "domain"}.get(field, field), None)
+        target = getattr(form, field, None)
         if target is not None and hasattr(target, "errors"):
             target.errors = list(target.errors) + messages
         else:
