@@ -9,6 +9,7 @@ FLASK := $(VENV)/bin/flask
 HOST ?= 127.0.0.1
 PORT ?= 8080
 HTMX := static/vendor/htmx.min.js
+ISBOT := app/ingest/data/isbot-list.json
 
 .PHONY: run test install install-dev static chromium services clean
 
@@ -25,7 +26,7 @@ test: install-dev static chromium services
 
 install: $(VENV)/.installed
 install-dev: $(VENV)/.installed-dev
-static: $(HTMX)
+static: $(HTMX) $(ISBOT)
 
 $(VENV)/.installed: requirements.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -37,11 +38,19 @@ $(VENV)/.installed-dev: $(VENV)/.installed requirements-dev.txt
 	$(PIP) install -q -r requirements-dev.txt
 	@touch $@
 
-# htmx is pinned in package.json/package-lock.json and served from static/vendor/, never a CDN.
-$(HTMX): package.json package-lock.json
+# npm packages are pinned in package.json/package-lock.json: htmx is served from static/vendor/
+# (never a CDN), isbot's pattern list is data for app/ingest/bots.py.
+node_modules/.installed: package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+
+$(HTMX): node_modules/.installed
 	mkdir -p static/vendor
 	cp node_modules/htmx.org/dist/htmx.min.js $(HTMX)
+
+$(ISBOT): node_modules/.installed
+	mkdir -p app/ingest/data
+	cp node_modules/isbot/list.json $(ISBOT)
 
 # Browser tests drive Debian's Chromium through Playwright (never `playwright install`).
 chromium:
