@@ -33,6 +33,11 @@ class Config:
         self.SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}
         self.REDIS_URL = get("REDIS_URL")
         self.PERSIST_INTERVAL = float(get("PERSIST_INTERVAL", "10"))
+        self.PERSIST_BATCH_SIZE = int(get("PERSIST_BATCH_SIZE", "1000"))
+        self.SITE_CACHE_SECONDS = float(get("SITE_CACHE_SECONDS", "5"))
+        self.REDIS_PREFIX = get("REDIS_PREFIX", "ibex")
+        # Embedded mode persists from a background thread of the web process.
+        self.EMBEDDED_PERSISTER = True
         self.PROXY_HOPS = int(get("PROXY_HOPS", "0"))
         self.GEOIP_DB = get("GEOIP_DB")
         self.RATELIMIT_ENABLED = _bool(get("RATELIMIT_ENABLED"), True)
@@ -65,6 +70,8 @@ class TestingConfig(Config):
         self.WTF_CSRF_ENABLED = False
         self.PERSIST_INTERVAL = 0.05
         self.PASSWORD_HASHING = "fast"  # same argon2id, cheapest parameters
+        self.SITE_CACHE_SECONDS = 0.0  # see settings changes at once
+        self.EMBEDDED_PERSISTER = _bool(env.get("EMBEDDED_PERSISTER"), False)  # tests flush
 
 
 class ProductionConfig(Config):

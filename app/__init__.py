@@ -39,7 +39,10 @@ def _register_blueprints(app):
     from app.api.goatcounter import bp as goatcounter_api
     from app.api.umami import bp as umami_api
     from app.tracking import bp as tracking
+    from app.extensions import csrf
     from app.ui import BLUEPRINTS as ui_blueprints
+    for blueprint in (tracking, goatcounter_api, umami_api, basic_api):
+        csrf.exempt(blueprint)  # no cookie authentication here: payloads and API tokens
     for blueprint in (tracking, goatcounter_api, umami_api, basic_api, *ui_blueprints):
         app.register_blueprint(blueprint)
 

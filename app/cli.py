@@ -1,5 +1,8 @@
-"""Command-line interface: flask users|sites|tokens … (worker, rollups, import, openapi come
-with later issues). Output formats here are stable; other tooling parses them."""
+"""Command-line interface: flask users|sites|tokens|worker (rollups, import, openapi come with
+later issues). Output formats here are stable; other tooling parses them."""
+import signal
+import threading
+
 import click
 from flask.cli import AppGroup
 from sqlalchemy import select
@@ -18,6 +21,26 @@ tokens_cli = AppGroup("tokens", help="Manage API tokens.")
 def register(app):
     for group in (users_cli, sites_cli, tokens_cli):
         app.cli.add_command(group)
+    app.cli.add_command(worker)
+
+
+@click.command("worker")
+def worker():
+    """Run the persister: move hits from the Redis buffer into the database (production).
+    Several workers may run; they share the buffer. SIGTERM/SIGINT stop after the current
+    batch; a batch of a worker that died is taken over by another."""
+    from app.ingest import ingest
+    runtime = ingest()
+    if runtime.embedded:
+        _fail("REDIS_URL is not set: in the embedded default the web process persists hits "
+              "itself; `flask worker` is for production (see README).")
+    stop = threading.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: stop.set())
+    click.echo(f"ibex worker: persisting every {runtime.interval:g} s or "
+               f"{runtime.batch_size} hits; backlog {runtime.buffer.backlog()}")
+    runtime.run(stop)
+    click.echo("ibex worker: stopped")
 
 
 def _fail(exc):

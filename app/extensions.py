@@ -41,6 +41,8 @@ def init_app(app):
     # one process (tests, CLI tools), each with its own prefix.
     limiter._key_prefix = app.config["RATELIMIT_KEY_PREFIX"]
     limiter.init_app(app)
+    from app import ingest  # imported here: it depends on the models, which import db
+    ingest.init_app(app)
 
 
 @event.listens_for(Engine, "connect")

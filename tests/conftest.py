@@ -165,10 +165,17 @@ def api_token(user, site):
 
 
 @pytest.fixture
-def store_hits():
-    """Seeds hits through the real ingest path; the ingestion issue provides it."""
-    def store(*_hits, **_kw):
-        raise NotImplementedError("store_hits arrives with the ingestion pipeline")
+def store_hits(app):
+    """Seed hits through the real pipeline: push HitIn records (or dicts of HitIn fields) to
+    the buffer and run the persister. Returns the number of hits it handled."""
+    from app.ingest import ingest
+    from app.ingest.hit_in import HitIn
+
+    def store(*hits):
+        ingest().push(*(hit if isinstance(hit, HitIn) else HitIn(**hit) for hit in hits))
+        handled = ingest().flush()
+        _db.session.rollback()  # the persister committed in its own session: reload from it
+        return handled
     return store
 
 

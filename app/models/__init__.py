@@ -1,7 +1,8 @@
 """All models, re-exported so Alembic and the rest of Ibex see one namespace."""
 from app.models.accounts import (ALL_PERMISSIONS, ALL_SITES, PERMISSION_LABELS, PERMISSIONS,
                                  ROLES, ApiToken, AppState, User, default_user_settings)
-from app.models.dimensions import Browser, Campaign, Language, Location, Path, Ref, System, Url
+from app.models.dimensions import (Browser, Campaign, City, Language, Location, Path, Ref, System,
+                                   Url)
 from app.models.hits import BotHit, Hit, IngestBatch, Visit, VisitorSession
 from app.models.jobs import Export, Import
 from app.models.rollups import (BrowserStat, CampaignStat, HitCount, LanguageStat, LocationStat,
@@ -11,7 +12,7 @@ from app.models.sites import (COLLECT_DEFAULT, COLLECT_LABELS, IP_MODES, VISIBIL
 
 __all__ = [
     "ALL_PERMISSIONS", "ALL_SITES", "PERMISSION_LABELS", "PERMISSIONS", "ROLES", "ApiToken",
-    "AppState", "User", "default_user_settings", "Browser", "Campaign", "Language", "Location",
+    "AppState", "User", "default_user_settings", "Browser", "Campaign", "City", "Language", "Location",
     "Path", "Ref", "System", "Url", "BotHit", "Hit", "IngestBatch", "Visit", "VisitorSession",
     "Export", "Import", "BrowserStat", "CampaignStat", "HitCount", "LanguageStat",
     "LocationStat", "RefCount", "SizeStat", "SystemStat", "COLLECT_DEFAULT", "COLLECT_LABELS",

@@ -66,7 +66,16 @@ class Location(db.Model):
     region: Mapped[str] = mapped_column(String(5), default="")
     country_name: Mapped[str] = mapped_column(String(100), default="")
     region_name: Mapped[str] = mapped_column(String(100), default="")
-    city: Mapped[str] = mapped_column(String(100), default="")
+
+
+class City(db.Model):
+    """A city name from GeoIP within a location (the Basic API reports it per pageview)."""
+    __tablename__ = "cities"
+    __table_args__ = (UniqueConstraint("location", "name"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    location: Mapped[str] = mapped_column(String(8))
+    name: Mapped[str] = mapped_column(String(100))
 
 
 class Language(db.Model):

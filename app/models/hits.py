@@ -65,6 +65,7 @@ class Hit(db.Model):
     event_type: Mapped[str | None] = mapped_column(String(50))
     width: Mapped[int | None] = mapped_column(Integer)
     location: Mapped[str] = mapped_column(String(8), default="")
+    city_id: Mapped[int | None] = mapped_column(ForeignKey("cities.id"))
     language: Mapped[str] = mapped_column(String(3), default="")
     ip: Mapped[str | None] = mapped_column(String(45))
     created_at: Mapped[datetime]

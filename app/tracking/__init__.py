@@ -1,4 +1,8 @@
-"""Tracking blueprint: /count, /collect, /api/collect and the tracking scripts (ingestion issue)."""
+"""Tracking blueprint: /count, /collect, /api/collect and the tracking scripts. The views only
+validate, resolve the site and push to the ingest buffer."""
 from flask import Blueprint
 
+from app.tracking import routes
+
 bp = Blueprint("tracking", __name__)
+routes.register(bp)

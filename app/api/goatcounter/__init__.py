@@ -1,4 +1,24 @@
-"""GoatCounter API family, /api/v0/… (routes arrive with the GoatCounter API issue)."""
-from flask import Blueprint
+"""GoatCounter API family, /api/v0/…: JSON in and out, errors as {"error": …} or
+{"errors": {…}} (spec §4). The count API lives here; the rest arrives with the API issue."""
+from flask import Blueprint, jsonify
+
+from app.api.goatcounter import routes
+from app.exceptions import AuthError, PermissionDenied
 
 bp = Blueprint("goatcounter_api", __name__, url_prefix="/api/v0")
+
+
+@bp.errorhandler(AuthError)
+def _unauthorized(exc):
+    response = jsonify(error=exc.message)
+    response.status_code = 401
+    response.headers["WWW-Authenticate"] = "Basic realm=GoatCounter"
+    return response
+
+
+@bp.errorhandler(PermissionDenied)
+def _forbidden(exc):
+    return jsonify(error=exc.message), 403
+
+
+routes.register(bp)

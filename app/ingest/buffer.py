@@ -1,0 +1,146 @@
+"""The hit buffer between the hot path and the persister: a Redis list in production, an
+in-process queue in the embedded default. Batches are claimed, persisted, then acknowledged, so
+a crash at any point leaves the batch to be retried (the persister's ledger makes that safe)."""
+import threading
+import time
+import uuid
+from collections import deque
+from dataclasses import dataclass
+
+
+@dataclass
+class Batch:
+    id: str
+    records: list          # wire-encoded HitIn records
+
+
+class MemoryBuffer:
+    """The embedded default's queue. A released batch keeps its id and is claimed again first."""
+
+    def __init__(self):
+        self._queue = deque()
+        self._retry = deque()
+        self._claimed = {}
+        self._lock = threading.Lock()
+        self.pushed = threading.Event()
+
+    def push(self, records):
+        with self._lock:
+            self._queue.extend(records)
+        self.pushed.set()
+
+    def claim(self, max_records):
+        with self._lock:
+            if self._retry:
+                batch = self._retry.popleft()
+            elif self._queue:
+                count = min(max_records, len(self._queue))
+                batch = Batch(uuid.uuid4().hex, [self._queue.popleft() for _ in range(count)])
+            else:
+                return None
+            self._claimed[batch.id] = batch
+            return batch
+
+    def heartbeat(self, batch):
+        pass
+
+    def ack(self, batch):
+        with self._lock:
+            self._claimed.pop(batch.id, None)
+
+    def release(self, batch):
+        """Persisting failed: retry the same batch (same id) before anything newer."""
+        with self._lock:
+            self._claimed.pop(batch.id, None)
+            self._retry.append(batch)
+
+    def stale_batches(self, older_than):
+        return []
+
+    def backlog(self):
+        with self._lock:
+            return (len(self._queue) + sum(len(b.records) for b in self._retry)
+                    + sum(len(b.records) for b in self._claimed.values()))
+
+
+# Move up to N records from the queue into a batch list and register the batch, atomically.
+_CLAIM = """
+local items = redis.call('LRANGE', KEYS[1], 0, tonumber(ARGV[1]) - 1)
+if #items == 0 then return items end
+redis.call('LTRIM', KEYS[1], #items, -1)
+redis.call('RPUSH', KEYS[2], unpack(items))
+redis.call('HSET', KEYS[3], ARGV[2], ARGV[3])
+return items
+"""
+# Take over a batch whose worker stopped heart-beating (compare-and-set on its timestamp).
+_TAKEOVER = """
+if redis.call('HGET', KEYS[1], ARGV[1]) ~= ARGV[2] then return false end
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[3])
+return redis.call('LRANGE', KEYS[2], 0, -1)
+"""
+
+
+class RedisBuffer:
+    """Redis list ``<prefix>:queue``; a claimed batch moves to ``<prefix>:batch:<id>`` and is
+    registered in the hash ``<prefix>:batches`` (id → last heartbeat) until acknowledged."""
+
+    def __init__(self, redis, prefix="ibex"):
+        self.redis = redis
+        self.queue = f"{prefix}:queue"
+        self.batches = f"{prefix}:batches"
+        self.batch_prefix = f"{prefix}:batch:"
+        self._claim = redis.register_script(_CLAIM)
+        self._takeover = redis.register_script(_TAKEOVER)
+
+    def push(self, records):
+        self.redis.rpush(self.queue, *records)
+
+    def claim(self, max_records):
+        batch_id = uuid.uuid4().hex
+        items = self._claim(keys=[self.queue, self.batch_prefix + batch_id, self.batches],
+                            args=[max_records, batch_id, repr(time.time())])
+        if not items:
+            return None
+        return Batch(batch_id, [_text(item) for item in items])
+
+    def heartbeat(self, batch):
+        self.redis.hset(self.batches, batch.id, repr(time.time()))
+
+    def ack(self, batch):
+        pipe = self.redis.pipeline()
+        pipe.delete(self.batch_prefix + batch.id)
+        pipe.hdel(self.batches, batch.id)
+        pipe.execute()
+
+    def release(self, batch):
+        """Keep the batch claimed (same id) but mark it stale so any worker may retry it."""
+        self.redis.hset(self.batches, batch.id, "0")
+
+    def stale_batches(self, older_than):
+        """Batches whose worker has been silent for ``older_than`` seconds, taken over by us."""
+        limit = time.time() - older_than
+        taken = []
+        for batch_id, stamp in self.redis.hgetall(self.batches).items():
+            batch_id, stamp = _text(batch_id), _text(stamp)
+            if float(stamp) > limit:
+                continue
+            items = self._takeover(keys=[self.batches, self.batch_prefix + batch_id],
+                                   args=[batch_id, stamp, repr(time.time())])
+            if items is None:
+                continue  # another worker took it first
+            taken.append(Batch(batch_id, [_text(item) for item in items]))
+        return taken
+
+    def backlog(self):
+        pipe = self.redis.pipeline()
+        pipe.llen(self.queue)
+        pipe.hkeys(self.batches)
+        queued, batch_ids = pipe.execute()
+        pipe = self.redis.pipeline()
+        for batch_id in batch_ids:
+            pipe.llen(self.batch_prefix + _text(batch_id))
+        return queued + sum(pipe.execute())
+
+
+def _text(value):
+    return value.decode("utf-8") if isinstance(value, bytes) else value

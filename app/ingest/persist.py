@@ -1,0 +1,248 @@
+"""Persist one buffer batch in one transaction: the ledger row (so a retried batch is never
+counted twice), dimension rows, raw hits, the bot log, sessions, visits and every rollup
+(aggregated in Python first, then one additive upsert per table)."""
+import logging
+import uuid as uuid_lib
+from collections import Counter, defaultdict
+
+from sqlalchemy import update
+from sqlalchemy.exc import IntegrityError
+
+from app.clock import utcnow
+from app.extensions import db
+from app.ingest import language as languages
+from app.ingest.enrich import Context, Drop, enrich
+from app.ingest.hit_in import HitIn
+from app.ingest.store import get_or_create, insert_missing, insert_rows, upsert_add
+from app.models import (BotHit, Browser, BrowserStat, Campaign, CampaignStat, City, Hit,
+                        HitCount, IngestBatch, Language, LanguageStat, Location, LocationStat,
+                        Path, Ref, RefCount, SizeStat, Site, System, SystemStat, Url, Visit,
+                        VisitorSession)
+
+log = logging.getLogger("ibex.ingest")
+# Path ids known to have a title (filled after commits), so titles are not re-checked per batch.
+_TITLED = set()
+
+
+def persist_batch(ingest, batch):
+    """Persist ``batch`` exactly once. Returns a Counter of outcomes ('stored', drop reasons,
+    'duplicate'). Raises on database errors; the caller keeps the batch for a retry."""
+    ctx = Context(ingest.secret, ingest.app.config.get("GEOIP_DB"))
+    outcome = Counter()
+    kept, dropped = [], []
+    for record in batch.records:
+        try:
+            hit = HitIn.from_wire(record)
+        except (ValueError, TypeError):
+            outcome["invalid"] += 1
+            continue
+        try:
+            kept.append(enrich(hit, ingest.sites.by_id(hit.site_id), ctx))
+        except Drop as drop:
+            dropped.append((hit, drop))
+            outcome[drop.reason] += 1
+    assignments = ingest.sessions.assign(
+        batch.id, [(e.session_key, ("e:" if e.event else "p:") + e.path_key) for e in kept])
+
+    db.session.rollback()  # start from a clean transaction
+    db.session.add(IngestBatch(id=batch.id, num_hits=len(kept), persisted_at=utcnow()))
+    try:
+        db.session.flush()
+    except IntegrityError:
+        db.session.rollback()
+        log.info("batch %s was already persisted; skipping it", batch.id)
+        return Counter(duplicate=len(batch.records))
+    _write_bot_log(dropped)
+    titled = _write_hits(kept, assignments) if kept else ()
+    db.session.commit()
+    _TITLED.update(titled)
+    outcome["stored"] += len(kept)
+    log.info("persisted batch %s: %s", batch.id, dict(outcome))
+    return outcome
+
+
+def _write_bot_log(dropped):
+    rows = []
+    for hit, drop in dropped:
+        private = drop.reason == "dnt"  # the visitor asked not to be tracked: keep nothing
+        rows.append({
+            "site_id": hit.site_id if isinstance(hit.site_id, int) else None,
+            "reason": drop.reason, "bot": min(max(int(drop.bot or 0), 0), 32767),
+            "path": "" if private else hit.path[:2048],
+            "user_agent": hit.user_agent[:512] if drop.reason == "bot" else "",
+            "referrer": hit.referrer[:2048] if drop.reason in ("bot", "spam") else "",
+            "created_at": utcnow()})
+    if rows:
+        site_ids = {row["site_id"] for row in rows} - {None}
+        existing = {sid for (sid,) in db.session.query(Site.id).filter(Site.id.in_(site_ids))}
+        for row in rows:
+            if row["site_id"] not in existing:
+                row["site_id"] = None
+        insert_rows(BotHit.__table__, rows)
+
+
+def _write_hits(kept, assignments):
+    ids = _dimension_ids(kept)
+    session_ids = _sessions(kept, assignments, ids)
+    hit_rows = []
+    for e, (session_uuid, first_visit) in zip(kept, assignments):
+        hit_rows.append({
+            "site_id": e.site.id, "path_id": ids["path"][(e.site.id, e.path_key)],
+            "ref_id": ids["ref"][(e.ref.lower(), e.ref_scheme)],
+            "url_id": ids["url"].get((e.url,)) if e.url else None,
+            "referrer_url_id": ids["url"].get((e.referrer_url,)) if e.referrer_url else None,
+            "session_id": session_ids.get(session_uuid), "first_visit": first_visit,
+            "browser_id": ids["browser"].get(e.browser), "system_id": ids["system"].get(e.system),
+            "campaign_id": ids["campaign"].get((e.site.id, e.campaign.lower()))
+            if e.campaign else None,
+            "event_type": e.hit.event_type[:50] or None, "width": e.width or None,
+            "location": e.location, "city_id": ids["city"].get((e.location, e.city)),
+            "language": e.language, "ip": e.ip, "created_at": e.created_at})
+    insert_rows(Hit.__table__, hit_rows)
+    _rollups(kept, hit_rows)
+    _mark_sites(kept)
+    return ids["titled"]
+
+
+def _dimension_ids(kept):
+    paths, refs, urls, browsers, systems, campaigns = {}, {}, {}, {}, {}, {}
+    locations, langs, cities = {}, {}, {}
+    for e in kept:
+        site_id = e.site.id
+        paths.setdefault((site_id, e.path_key), {"site_id": site_id, "path": e.path,
+                                                  "path_key": e.path_key,
+                                                  "title": e.hit.title[:1024], "event": e.event})
+        refs.setdefault((e.ref.lower(), e.ref_scheme), {"ref": e.ref, "ref_key": e.ref.lower(),
+                                                       "ref_scheme": e.ref_scheme})
+        for url in (e.url, e.referrer_url):
+            if url:
+                urls.setdefault((url,), {"url": url})
+        for target, value in ((browsers, e.browser), (systems, e.system)):
+            if value is not None:
+                target.setdefault(value, {"name": value[0], "version": value[1]})
+        if e.campaign:
+            campaigns.setdefault((site_id, e.campaign.lower()), {
+                "site_id": site_id, "name": e.campaign, "name_key": e.campaign.lower()})
+        country, _, region = e.location.partition("-")
+        locations.setdefault(e.location, {"code": e.location, "country": country[:2],
+                                          "region": region[:5], "country_name": e.country_name,
+                                          "region_name": e.region_name})
+        if e.city:
+            cities.setdefault((e.location, e.city), {"location": e.location, "name": e.city})
+        langs.setdefault(e.language, {"iso_639_3": e.language,
+                                      "name": languages.name(e.language) if e.language else ""})
+    ids = {
+        "path": get_or_create(Path.__table__, ("site_id", "path_key"), paths),
+        "ref": get_or_create(Ref.__table__, ("ref_key", "ref_scheme"), refs),
+        "url": get_or_create(Url.__table__, ("url",), urls),
+        "browser": get_or_create(Browser.__table__, ("name", "version"), browsers),
+        "system": get_or_create(System.__table__, ("name", "version"), systems),
+        "campaign": get_or_create(Campaign.__table__, ("site_id", "name_key"), campaigns),
+        "city": get_or_create(City.__table__, ("location", "name"), cities),
+    }
+    insert_missing(Location.__table__, ("code",), list(locations.values()))
+    insert_missing(Language.__table__, ("iso_639_3",), list(langs.values()))
+    ids["titled"] = []
+    for key, row in paths.items():  # a path keeps the first title it was seen with
+        path_id = ids["path"][key]
+        if row["title"] and path_id not in _TITLED:
+            db.session.execute(update(Path).where(Path.id == path_id, Path.title == "")
+                               .values(title=row["title"]))
+            ids["titled"].append(path_id)
+    return ids
+
+
+def _sessions(kept, assignments, ids):
+    """Create or extend the visitor_sessions rows of this batch; returns {uuid hex: row id}."""
+    rows = {}
+    for e, (session_uuid, _first) in zip(kept, assignments):
+        if session_uuid is None:
+            continue
+        row = rows.get(session_uuid)
+        if row is None:
+            rows[session_uuid] = {
+                "uuid": uuid_lib.UUID(session_uuid).bytes, "site_id": e.site.id,
+                "browser_id": ids["browser"].get(e.browser), "system_id": ids["system"].get(e.system),
+                "umami_browser": e.umami_browser, "umami_os": e.umami_os, "device": e.device,
+                "screen": e.screen, "language": e.language_tag, "location": e.location or None,
+                "hostname": e.hit.hostname[:100] or None,
+                "first_seen": e.created_at, "last_seen": e.created_at}
+        else:
+            row["first_seen"] = min(row["first_seen"], e.created_at)
+            row["last_seen"] = max(row["last_seen"], e.created_at)
+    if not rows:
+        return {}
+    upsert_add(VisitorSession.__table__, ("uuid",), list(rows.values()),
+               least=("first_seen",), greatest=("last_seen",))
+    found = get_or_create(VisitorSession.__table__, ("uuid",),
+                          {(row["uuid"],): row for row in rows.values()})
+    return {session_uuid: found[(row["uuid"],)] for session_uuid, row in rows.items()}
+
+
+def _rollups(kept, hit_rows):
+    hours, refs = defaultdict(lambda: [0, 0]), defaultdict(lambda: [0, 0])  # visitors, views
+    day_stats = {name: Counter() for name in ("browser", "system", "location", "size",
+                                              "language", "campaign")}
+    visits = {}
+    for e, row in zip(kept, hit_rows):
+        site, path, first = row["site_id"], row["path_id"], int(row["first_visit"])
+        hour = e.created_at.replace(minute=0, second=0)
+        day = e.created_at.date()
+        for counts in (hours[(site, path, hour)], refs[(site, path, row["ref_id"], hour)]):
+            counts[0] += first
+            counts[1] += 1
+        if first:
+            if row["browser_id"]:
+                day_stats["browser"][(site, path, day, row["browser_id"])] += 1
+            if row["system_id"]:
+                day_stats["system"][(site, path, day, row["system_id"])] += 1
+            day_stats["location"][(site, path, day, row["location"])] += 1
+            day_stats["size"][(site, path, day, row["width"] or 0)] += 1
+            day_stats["language"][(site, path, day, row["language"])] += 1
+            if row["campaign_id"]:
+                day_stats["campaign"][(site, path, day, row["campaign_id"], e.ref)] += 1
+        if row["session_id"] and not e.event:
+            key = (row["session_id"], hour)
+            visit = visits.setdefault(key, {"session_id": key[0], "hour": hour, "site_id": site,
+                                            "pageviews": 0, "first_at": e.created_at,
+                                            "last_at": e.created_at})
+            visit["pageviews"] += 1
+            visit["first_at"] = min(visit["first_at"], e.created_at)
+            visit["last_at"] = max(visit["last_at"], e.created_at)
+
+    upsert_add(HitCount.__table__, ("site_id", "path_id", "hour"),
+               [_counts(("site_id", "path_id", "hour"), key, value) for key, value in hours.items()],
+               add=("visitors", "pageviews"))
+    upsert_add(RefCount.__table__, ("site_id", "path_id", "ref_id", "hour"),
+               [_counts(("site_id", "path_id", "ref_id", "hour"), key, value)
+                for key, value in refs.items()], add=("visitors", "pageviews"))
+    for name, table, column in (("browser", BrowserStat, "browser_id"),
+                                ("system", SystemStat, "system_id"),
+                                ("location", LocationStat, "location"),
+                                ("size", SizeStat, "width"), ("language", LanguageStat, "language")):
+        columns = ("site_id", "path_id", "day", column)
+        upsert_add(table.__table__, columns,
+                   [dict(zip(columns, key), visitors=n) for key, n in day_stats[name].items()],
+                   add=("visitors",))
+    columns = ("site_id", "path_id", "day", "campaign_id", "ref")
+    upsert_add(CampaignStat.__table__, columns,
+               [dict(zip(columns, key), visitors=n) for key, n in day_stats["campaign"].items()],
+               add=("visitors",))
+    upsert_add(Visit.__table__, ("session_id", "hour"), list(visits.values()),
+               add=("pageviews",), least=("first_at",), greatest=("last_at",))
+
+
+def _counts(columns, key, value):
+    return dict(zip(columns, key), visitors=value[0], pageviews=value[1])
+
+
+def _mark_sites(kept):
+    earliest = defaultdict(lambda: None)
+    for e in kept:
+        current = earliest[e.site.id]
+        earliest[e.site.id] = e.created_at if current is None else min(current, e.created_at)
+    for site_id, first in earliest.items():
+        db.session.execute(update(Site).where(Site.id == site_id, Site.received_data.is_(False))
+                           .values(received_data=True))
+        db.session.execute(update(Site).where(Site.id == site_id, Site.first_hit_at > first)
+                           .values(first_hit_at=first))

@@ -1,0 +1,136 @@
+"""Which site a tracking request belongs to, and its ignore lists, answered from a snapshot of
+the active sites that each process reloads every SITE_CACHE_SECONDS (no query per hit)."""
+import ipaddress
+import threading
+import time
+from dataclasses import dataclass, field
+from urllib.parse import urlsplit
+
+from sqlalchemy import select
+
+from app.extensions import db
+from app.models import IgnoredIp, Site
+
+
+@dataclass
+class SiteInfo:
+    id: int
+    uuid: str
+    code: str
+    cname: str
+    link_domain: str
+    settings: dict
+    networks: list = field(default_factory=list)
+
+    def setting(self, key):
+        from app.models import default_site_settings
+        return self.settings.get(key, default_site_settings()[key])
+
+
+@dataclass
+class Snapshot:
+    by_id: dict
+    by_cname: dict
+    by_uuid: dict
+    by_code: dict
+    by_domain: dict            # cname and link-domain hosts, for Origin/Referer matching
+    global_networks: list
+    loaded_at: float
+
+    @property
+    def only_site(self):
+        return next(iter(self.by_id.values())) if len(self.by_id) == 1 else None
+
+
+def host_of(value):
+    """Lower-case host of a URL or Host header, without port or trailing dot ('' if none)."""
+    if not value:
+        return ""
+    if "//" not in value:
+        value = "//" + value
+    try:
+        host = urlsplit(value).hostname or ""
+    except ValueError:
+        return ""
+    return host.rstrip(".").lower()
+
+
+def _link_host(link_domain):
+    return host_of(link_domain) if link_domain else ""
+
+
+class SiteDirectory:
+    def __init__(self, ttl=5.0):
+        self.ttl = ttl
+        self._snapshot = None
+        self._lock = threading.Lock()
+
+    def snapshot(self):
+        current = self._snapshot
+        if current is None or time.monotonic() - current.loaded_at >= self.ttl:
+            with self._lock:
+                current = self._snapshot
+                if current is None or time.monotonic() - current.loaded_at >= self.ttl:
+                    current = self._snapshot = self._load()
+        return current
+
+    def invalidate(self):
+        self._snapshot = None
+
+    def _load(self):
+        sites = db.session.scalars(select(Site).where(Site.state == "a")).all()
+        networks = db.session.execute(select(IgnoredIp.site_id, IgnoredIp.network)).all()
+        db.session.rollback()  # end the read transaction; the snapshot holds plain data
+        infos = {s.id: SiteInfo(s.id, s.uuid, s.code, s.cname or "", s.link_domain,
+                                dict(s.settings)) for s in sites}
+        global_networks = []
+        for site_id, network in networks:
+            parsed = ipaddress.ip_network(network)
+            if site_id is None:
+                global_networks.append(parsed)
+            elif site_id in infos:
+                infos[site_id].networks.append(parsed)
+        by_domain = {}
+        for info in infos.values():
+            for host in (_link_host(info.link_domain), info.cname):
+                if host:
+                    by_domain.setdefault(host, info)
+        return Snapshot(by_id=infos, by_cname={i.cname: i for i in infos.values() if i.cname},
+                        by_uuid={i.uuid: i for i in infos.values()},
+                        by_code={i.code: i for i in infos.values()}, by_domain=by_domain,
+                        global_networks=global_networks, loaded_at=time.monotonic())
+
+    # --- resolution rules (DESIGN.md "Which site a tracking request belongs to") ------------
+
+    def by_host(self, host_header):
+        return self.snapshot().by_cname.get(host_of(host_header))
+
+    def by_page(self, origin_or_referer):
+        """The site whose domain (or link domain) is the page's host; 'www.' matches both ways."""
+        host = host_of(origin_or_referer)
+        if not host:
+            return None
+        domains = self.snapshot().by_domain
+        alternative = host[4:] if host.startswith("www.") else "www." + host
+        return domains.get(host) or domains.get(alternative)
+
+    def by_uuid(self, website_uuid):
+        return self.snapshot().by_uuid.get(website_uuid.lower())
+
+    def by_id(self, site_id):
+        return self.snapshot().by_id.get(site_id)
+
+    def only_site(self):
+        return self.snapshot().only_site
+
+    def is_ignored(self, site, ip):
+        """True when ``ip`` is on the site's or the server-wide ignore list (IPs and ranges)."""
+        try:
+            address = ipaddress.ip_address(ip)
+        except ValueError:
+            return False
+        if address.version == 6 and address.ipv4_mapped:
+            address = address.ipv4_mapped
+        snapshot = self.snapshot()
+        return any(address in network for network in (*site.networks, *snapshot.global_networks)
+                   if network.version == address.version)

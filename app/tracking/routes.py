@@ -1,0 +1,182 @@
+"""Tracking endpoints: GoatCounter /count, Umami /api/collect, Basic /collect. Each validates,
+resolves the site, checks the ignore list and Do-Not-Track, and pushes a HitIn — no database."""
+import json
+
+from flask import Response, request
+
+from app.ingest import bots, ingest
+from app.netaddr import client_ip
+from app.tracking import cache_token, payloads
+from app.tracking.payloads import Invalid
+
+GIF = bytes.fromhex("47494638396101000100800100000000ffffff21f904010a0001002c00000000010001"
+                    "000002024c01003b")
+UMAMI_MAX_BODY = 1024 * 1024
+
+
+def _dnt(site):
+    return site.setting("dnt") and (request.headers.get("DNT") == "1"
+                                    or request.headers.get("Sec-GPC") == "1")
+
+
+def _drop(site, reason, path=""):
+    """Record a hot-path drop (counted in the bot log; nothing about the visitor is kept)."""
+    from app.ingest.hit_in import HitIn
+    ingest().push(HitIn(site_id=site.id, path=path[:2048], drop=reason))
+
+
+# --- GoatCounter -----------------------------------------------------------------------------
+
+def _gif(status=200, reason=None):
+    response = Response(GIF, status=status, mimetype="image/gif")
+    response.headers["Access-Control-Allow-Origin"] = "*"
+    response.headers["Cross-Origin-Resource-Policy"] = "cross-origin"
+    response.headers["Cache-Control"] = "no-store,no-cache"
+    if reason:
+        response.headers["X-Goatcounter"] = reason.replace("\n", " ").strip()
+    return response
+
+
+def count():
+    sites = ingest().sites
+    page = request.headers.get("Origin") or request.headers.get("Referer")
+    site = sites.by_host(request.host) or sites.by_page(page) or sites.only_site()
+    if site is None:
+        return _gif(400, f'no site at this domain ("{request.host}")')
+    if bots.is_prefetch(request.headers):
+        return _gif(200)
+    ip = client_ip()
+    if sites.is_ignored(site, ip):
+        _drop(site, "ignored-ip", request.args.get("p", ""))
+        return _gif(202, f'ignored because "{ip}" is in the IP ignore list')
+    if _dnt(site):
+        _drop(site, "dnt")
+        return _gif(202, "ignored because of Do-Not-Track")
+    try:
+        hit = payloads.goatcounter_count(request.args, site.id,
+                                         request.headers.get("User-Agent", ""), ip,
+                                         request.headers.get("Accept-Language", "")[:200])
+    except Invalid as exc:
+        return _gif(400, exc.message)
+    ingest().push(hit)
+    return _gif(200)
+
+
+# --- Umami -----------------------------------------------------------------------------------
+
+def _umami_text(status, body):
+    response = Response(body, status=status)
+    response.headers.remove("Content-Type")  # Umami's errors carry no Content-Type
+    response.headers["Access-Control-Allow-Origin"] = "*"
+    return response
+
+
+def _umami_json(body):
+    response = Response(body, mimetype="application/json")
+    response.headers["Access-Control-Allow-Origin"] = "*"
+    return response
+
+
+def umami_collect():
+    if request.method == "OPTIONS":
+        response = Response(status=204)
+        response.headers["Access-Control-Allow-Origin"] = "*"
+        response.headers["Access-Control-Allow-Methods"] = "GET,HEAD,PUT,PATCH,POST,DELETE"
+        wanted = request.headers.get("Access-Control-Request-Headers")
+        if wanted:
+            response.headers["Access-Control-Allow-Headers"] = wanted
+        response.headers["Vary"] = "Access-Control-Request-Headers"
+        response.headers["Content-Length"] = "0"
+        return response
+    if (request.content_length or 0) > UMAMI_MAX_BODY:
+        return _umami_text(413, "Body exceeded 1mb limit")
+    raw = request.get_data(cache=False)
+    if len(raw) > UMAMI_MAX_BODY:
+        return _umami_text(413, "Body exceeded 1mb limit")
+    body = None
+    if request.mimetype == "application/json":
+        try:
+            body = json.loads(raw) if raw.strip() else {}
+        except (ValueError, UnicodeDecodeError):
+            response = Response("Invalid JSON", status=400)
+            response.headers.remove("Content-Type")
+            return response
+    payload = body.get("payload") if isinstance(body, dict) else None
+    if not isinstance(payload, dict):
+        return _umami_text(400, "Invalid request")
+    user_agent = request.headers.get("User-Agent", "")
+    if bots.isbot(user_agent):  # Umami's own rule (spec §6.6)
+        return _umami_json("{}")
+    sites = ingest().sites
+    site = sites.by_id(cache_token.read(payload.get("cache")) or 0)
+    if site is None:
+        try:
+            website = payloads.umami_website(payload)
+        except Invalid as exc:
+            return _umami_text(400, exc.message)
+        site = sites.by_uuid(website)
+        if site is None:
+            return _umami_text(400, f"Website not found: {website}")
+    ip = client_ip()
+    if sites.is_ignored(site, ip):
+        _drop(site, "ignored-ip")
+        return _umami_json("{}")
+    if _dnt(site):
+        _drop(site, "dnt")
+        return _umami_json("{}")
+    try:
+        hit = payloads.umami_hit(body.get("type"), payload, site.id, user_agent[:512], ip)
+    except Invalid as exc:
+        return _umami_text(400, exc.message)
+    ingest().push(hit)
+    return _umami_json(cache_token.make(site.id))
+
+
+# --- Basic -----------------------------------------------------------------------------------
+
+def _basic(status, body=None):
+    response = Response(json.dumps(body) if body is not None else None, status=status,
+                        mimetype="application/json" if body is not None else None)
+    origin = request.headers.get("Origin")
+    response.headers["Access-Control-Allow-Origin"] = origin or "*"
+    response.headers["Access-Control-Allow-Methods"] = "POST, OPTIONS"
+    response.headers["Access-Control-Allow-Headers"] = "Content-Type"
+    response.headers["Vary"] = "Origin"
+    return response
+
+
+def basic_collect():
+    if request.method == "OPTIONS":
+        return _basic(204)
+    page = request.headers.get("Origin") or request.headers.get("Referer")
+    if not page:
+        return _basic(400, {"error": "missing origin or referer"})
+    try:
+        body = json.loads(request.get_data(cache=False) or b"null")
+    except (ValueError, UnicodeDecodeError):
+        return _basic(400, {"error": "invalid json"})
+    sites = ingest().sites
+    site = sites.by_page(page)
+    try:
+        hit = payloads.basic_hit(body, site.id if site else 0,
+                                 request.headers.get("User-Agent", ""), client_ip(),
+                                 request.headers.get("Accept-Language", "")[:200])
+    except Invalid as exc:
+        return _basic(400, {"error": exc.message})
+    if site is None:
+        return _basic(204)  # not a registered site: silently ignored
+    if sites.is_ignored(site, hit.ip):
+        _drop(site, "ignored-ip", hit.path)
+        return _basic(204)
+    if _dnt(site):
+        _drop(site, "dnt")
+        return _basic(204)
+    ingest().push(hit)
+    return _basic(204)
+
+
+def register(bp):
+    bp.add_url_rule("/count", "count", count, methods=["GET", "POST"])
+    bp.add_url_rule("/api/collect", "umami_collect", umami_collect,
+                    methods=["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"])
+    bp.add_url_rule("/collect", "basic_collect", basic_collect, methods=["POST", "OPTIONS"])
