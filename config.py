@@ -36,6 +36,8 @@ class Config:
         self.PERSIST_BATCH_SIZE = int(get("PERSIST_BATCH_SIZE", "1000"))
         self.SITE_CACHE_SECONDS = float(get("SITE_CACHE_SECONDS", "5"))
         self.REDIS_PREFIX = get("REDIS_PREFIX", "ibex")
+        # A claimed batch whose worker has been silent this long is taken over by another.
+        self.BATCH_STALE_SECONDS = float(get("BATCH_STALE_SECONDS", "60"))
         # Embedded mode persists from a background thread of the web process.
         self.EMBEDDED_PERSISTER = True
         self.PROXY_HOPS = int(get("PROXY_HOPS", "0"))

@@ -19,6 +19,7 @@ class Ingest:
         config = app.config
         self.batch_size = config["PERSIST_BATCH_SIZE"]
         self.interval = config["PERSIST_INTERVAL"]
+        self.stale_after = config["BATCH_STALE_SECONDS"]
         self.secret = hashlib.sha256(b"ibex-session\0" + config["SECRET_KEY"].encode()).digest()
         self.sites = SiteDirectory(ttl=config["SITE_CACHE_SECONDS"])
         if config.get("REDIS_URL"):
@@ -50,7 +51,7 @@ class Ingest:
         """Persist one batch (a stale one of a dead worker first). Returns hits handled, or 0
         when the buffer was empty. A failing batch is released for a retry and re-raised."""
         from app.ingest.persist import persist_batch
-        batches = self.buffer.stale_batches(older_than=max(60.0, self.interval * 6))
+        batches = self.buffer.stale_batches(older_than=self.stale_after)
         batch = batches[0] if batches else self.buffer.claim(self.batch_size)
         for extra in batches[1:]:
             self.buffer.release(extra)
