@@ -15,7 +15,7 @@ def _key():
 
 def make(site_id):
     return jwt.encode({"website_id": site_id, "iat": int(time.time())}, _key(),
-                      algorithm="HS256", headers={"alg": "HS256"})
+                      algorithm="HS256", headers={"typ": None})  # Umami: {"alg":"HS256"} only
 
 
 def read(token):
