@@ -10,6 +10,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8080
 HTMX := static/vendor/htmx.min.js
 ISBOT := app/ingest/data/isbot-list.json
+TRACKING := static/build/count.js static/build/umami.js static/build/track.js
 
 .PHONY: run test install install-dev static chromium services clean
 
@@ -26,7 +27,7 @@ test: install-dev static chromium services
 
 install: $(VENV)/.installed
 install-dev: $(VENV)/.installed-dev
-static: $(HTMX) $(ISBOT)
+static: $(HTMX) $(ISBOT) $(TRACKING)
 
 $(VENV)/.installed: requirements.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -39,7 +40,8 @@ $(VENV)/.installed-dev: $(VENV)/.installed requirements-dev.txt
 	@touch $@
 
 # npm packages are pinned in package.json/package-lock.json: htmx is served from static/vendor/
-# (never a CDN), isbot's pattern list is data for app/ingest/bots.py.
+# (never a CDN), isbot's pattern list is data for app/ingest/bots.py, terser minifies the
+# tracking scripts.
 node_modules/.installed: package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
 	@touch $@
@@ -51,6 +53,11 @@ $(HTMX): node_modules/.installed
 $(ISBOT): node_modules/.installed
 	mkdir -p app/ingest/data
 	cp node_modules/isbot/list.json $(ISBOT)
+
+# The tracking scripts (static/tracking/*.js, readable ES5) minified into static/build/, which
+# app/tracking/scripts.py serves; one terser run builds all three.
+$(TRACKING) &: node_modules/.installed scripts/build-tracking.mjs $(patsubst static/build/%,static/tracking/%,$(TRACKING))
+	npm run --silent build:tracking
 
 # Browser tests drive Debian's Chromium through Playwright (never `playwright install`).
 chromium:
@@ -65,4 +72,4 @@ services:
 	@scripts/ensure-services
 
 clean:
-	rm -rf $(VENV) node_modules static/vendor .pytest_cache
+	rm -rf $(VENV) node_modules static/vendor static/build .pytest_cache

@@ -11,15 +11,16 @@ from app import accounts
 from app.clock import rfc3339
 from app.exceptions import ValidationError
 from app.extensions import db
-from app.models import ROLES, ApiToken, User
+from app.models import ROLES, ApiToken, Site, User
 
 users_cli = AppGroup("users", help="Manage users.")
+rollups_cli = AppGroup("rollups", help="Maintain the statistics rollups.")
 sites_cli = AppGroup("sites", help="Manage sites.")
 tokens_cli = AppGroup("tokens", help="Manage API tokens.")
 
 
 def register(app):
-    for group in (users_cli, sites_cli, tokens_cli):
+    for group in (users_cli, sites_cli, tokens_cli, rollups_cli):
         app.cli.add_command(group)
     app.cli.add_command(worker)
 
@@ -157,3 +158,17 @@ def tokens_revoke(token_id):
 
 
 __all__ = ["register"]
+
+
+@rollups_cli.command("rebuild")
+@click.option("--site", "site_id", type=int, required=True, help="Site id.")
+@click.option("--from", "since", type=click.DateTime(formats=["%Y-%m-%d"]), default=None,
+              help="First UTC day to rebuild (default: all of the site's history).")
+def rollups_rebuild(site_id, since):
+    """Recompute a site's rollups and visits from its raw hits (after imports or repairs)."""
+    from app.ingest.rollups import rebuild
+    if db.session.get(Site, site_id) is None:
+        _fail(f"no site {site_id}")
+    total = rebuild(site_id, since.date() if since else None,
+                    progress=lambda n: click.echo(f"  {n} hits", err=True))
+    click.echo(f"rebuilt the rollups of site {site_id} from {total} hits")

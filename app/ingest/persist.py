@@ -13,11 +13,10 @@ from app.extensions import db
 from app.ingest import language as languages
 from app.ingest.enrich import Context, Drop, enrich
 from app.ingest.hit_in import HitIn
+from app.ingest.rollups import add_to_rollups
 from app.ingest.store import get_or_create, insert_missing, insert_rows, upsert_add
-from app.models import (BotHit, Browser, BrowserStat, Campaign, CampaignStat, City, Hit,
-                        HitCount, IngestBatch, Language, LanguageStat, Location, LocationStat,
-                        Path, Ref, RefCount, SizeStat, Site, System, SystemStat, Url, Visit,
-                        VisitorSession)
+from app.models import (BotHit, Browser, Campaign, City, Hit, IngestBatch, Language, Location,
+                        Path, Ref, Site, System, Url, VisitorSession)
 
 log = logging.getLogger("ibex.ingest")
 # Path ids known to have a title (filled after commits), so titles are not re-checked per batch.
@@ -99,7 +98,8 @@ def _write_hits(kept, assignments):
             "location": e.location, "city_id": ids["city"].get((e.location, e.city)),
             "language": e.language, "ip": e.ip, "created_at": e.created_at})
     insert_rows(Hit.__table__, hit_rows)
-    _rollups(kept, hit_rows)
+    add_to_rollups([dict(row, event=e.event, campaign_ref=e.ref)
+                    for e, row in zip(kept, hit_rows)])
     _mark_sites(kept)
     return ids["titled"]
 
@@ -177,63 +177,6 @@ def _sessions(kept, assignments, ids):
     found = get_or_create(VisitorSession.__table__, ("uuid",),
                           {(row["uuid"],): row for row in rows.values()})
     return {session_uuid: found[(row["uuid"],)] for session_uuid, row in rows.items()}
-
-
-def _rollups(kept, hit_rows):
-    hours, refs = defaultdict(lambda: [0, 0]), defaultdict(lambda: [0, 0])  # visitors, views
-    day_stats = {name: Counter() for name in ("browser", "system", "location", "size",
-                                              "language", "campaign")}
-    visits = {}
-    for e, row in zip(kept, hit_rows):
-        site, path, first = row["site_id"], row["path_id"], int(row["first_visit"])
-        hour = e.created_at.replace(minute=0, second=0)
-        day = e.created_at.date()
-        for counts in (hours[(site, path, hour)], refs[(site, path, row["ref_id"], hour)]):
-            counts[0] += first
-            counts[1] += 1
-        if first:
-            if row["browser_id"]:
-                day_stats["browser"][(site, path, day, row["browser_id"])] += 1
-            if row["system_id"]:
-                day_stats["system"][(site, path, day, row["system_id"])] += 1
-            day_stats["location"][(site, path, day, row["location"])] += 1
-            day_stats["size"][(site, path, day, row["width"] or 0)] += 1
-            day_stats["language"][(site, path, day, row["language"])] += 1
-            if row["campaign_id"]:
-                day_stats["campaign"][(site, path, day, row["campaign_id"], e.ref)] += 1
-        if row["session_id"] and not e.event:
-            key = (row["session_id"], hour)
-            visit = visits.setdefault(key, {"session_id": key[0], "hour": hour, "site_id": site,
-                                            "pageviews": 0, "first_at": e.created_at,
-                                            "last_at": e.created_at})
-            visit["pageviews"] += 1
-            visit["first_at"] = min(visit["first_at"], e.created_at)
-            visit["last_at"] = max(visit["last_at"], e.created_at)
-
-    upsert_add(HitCount.__table__, ("site_id", "path_id", "hour"),
-               [_counts(("site_id", "path_id", "hour"), key, value) for key, value in hours.items()],
-               add=("visitors", "pageviews"))
-    upsert_add(RefCount.__table__, ("site_id", "path_id", "ref_id", "hour"),
-               [_counts(("site_id", "path_id", "ref_id", "hour"), key, value)
-                for key, value in refs.items()], add=("visitors", "pageviews"))
-    for name, table, column in (("browser", BrowserStat, "browser_id"),
-                                ("system", SystemStat, "system_id"),
-                                ("location", LocationStat, "location"),
-                                ("size", SizeStat, "width"), ("language", LanguageStat, "language")):
-        columns = ("site_id", "path_id", "day", column)
-        upsert_add(table.__table__, columns,
-                   [dict(zip(columns, key), visitors=n) for key, n in day_stats[name].items()],
-                   add=("visitors",))
-    columns = ("site_id", "path_id", "day", "campaign_id", "ref")
-    upsert_add(CampaignStat.__table__, columns,
-               [dict(zip(columns, key), visitors=n) for key, n in day_stats["campaign"].items()],
-               add=("visitors",))
-    upsert_add(Visit.__table__, ("session_id", "hour"), list(visits.values()),
-               add=("pageviews",), least=("first_at",), greatest=("last_at",))
-
-
-def _counts(columns, key, value):
-    return dict(zip(columns, key), visitors=value[0], pageviews=value[1])
 
 
 def _mark_sites(kept):

@@ -2,7 +2,8 @@
 validate, resolve the site and push to the ingest buffer."""
 from flask import Blueprint
 
-from app.tracking import routes
+from app.tracking import routes, scripts
 
 bp = Blueprint("tracking", __name__)
 routes.register(bp)
+scripts.register(bp)

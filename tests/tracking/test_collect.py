@@ -90,9 +90,10 @@ def test_umami_preflight(client):
     assert response.data == b""
 
 
-@pytest.mark.parametrize("ua", ["curl/7.88.1", "python-requests/2.31", "Wget/1.21",
-                                "Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)",
-                                "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 HeadlessChrome/120.0 Safari/537.36"])
+@pytest.mark.parametrize("ua", [
+    "curl/7.88.1", "python-requests/2.31", "Wget/1.21",
+    "Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)",
+    "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 HeadlessChrome/120.0 Safari/537.36"])
 def test_umami_bots_get_an_empty_object(client, db, site, ua):
     response = collect(client, pageview(site), ua=ua)
     assert (response.status_code, response.get_data(as_text=True)) == (200, "{}")

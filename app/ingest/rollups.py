@@ -1,0 +1,102 @@
+"""Rollups from hit rows: add a batch's hits to every rollup (the persister), or rebuild a
+site's rollups and visits from its raw hits (after imports and repairs)."""
+from collections import Counter, defaultdict
+from datetime import datetime, time
+
+from sqlalchemy import delete, select
+
+from app.extensions import db
+from app.ingest.store import upsert_add
+from app.models import (BrowserStat, CampaignStat, Hit, HitCount, LanguageStat, LocationStat,
+                        Path, Ref, RefCount, SizeStat, SystemStat, Visit)
+
+DAY_TABLES = (("browser", BrowserStat, "browser_id"), ("system", SystemStat, "system_id"),
+              ("location", LocationStat, "location"), ("size", SizeStat, "width"),
+              ("language", LanguageStat, "language"))
+HOUR_TABLES = (HitCount, RefCount, Visit)
+
+
+def add_to_rollups(rows):
+    """Add hits to the rollups. Each row is a hits-table dict plus ``event`` (bool) and
+    ``campaign_ref`` (the campaign source text). Hour buckets and days are UTC."""
+    hours, refs = defaultdict(lambda: [0, 0]), defaultdict(lambda: [0, 0])  # visitors, views
+    day_stats = {name: Counter() for name in ("browser", "system", "location", "size",
+                                              "language", "campaign")}
+    visits = {}
+    for row in rows:
+        site, path, first = row["site_id"], row["path_id"], int(row["first_visit"])
+        created = row["created_at"]
+        hour, day = created.replace(minute=0, second=0, microsecond=0), created.date()
+        for counts in (hours[(site, path, hour)], refs[(site, path, row["ref_id"], hour)]):
+            counts[0] += first
+            counts[1] += 1
+        if first:
+            if row["browser_id"]:
+                day_stats["browser"][(site, path, day, row["browser_id"])] += 1
+            if row["system_id"]:
+                day_stats["system"][(site, path, day, row["system_id"])] += 1
+            day_stats["location"][(site, path, day, row["location"])] += 1
+            day_stats["size"][(site, path, day, row["width"] or 0)] += 1
+            day_stats["language"][(site, path, day, row["language"])] += 1
+            if row["campaign_id"]:
+                day_stats["campaign"][(site, path, day, row["campaign_id"],
+                                       row["campaign_ref"])] += 1
+        if row["session_id"] and not row["event"]:
+            visit = visits.setdefault((row["session_id"], hour), {
+                "session_id": row["session_id"], "hour": hour, "site_id": site, "pageviews": 0,
+                "first_at": created, "last_at": created})
+            visit["pageviews"] += 1
+            visit["first_at"] = min(visit["first_at"], created)
+            visit["last_at"] = max(visit["last_at"], created)
+
+    for table, columns, counts in ((HitCount, ("site_id", "path_id", "hour"), hours),
+                                   (RefCount, ("site_id", "path_id", "ref_id", "hour"), refs)):
+        upsert_add(table.__table__, columns,
+                   [dict(zip(columns, key), visitors=value[0], pageviews=value[1])
+                    for key, value in counts.items()], add=("visitors", "pageviews"))
+    for name, table, column in DAY_TABLES:
+        columns = ("site_id", "path_id", "day", column)
+        upsert_add(table.__table__, columns,
+                   [dict(zip(columns, key), visitors=n) for key, n in day_stats[name].items()],
+                   add=("visitors",))
+    columns = ("site_id", "path_id", "day", "campaign_id", "ref")
+    upsert_add(CampaignStat.__table__, columns,
+               [dict(zip(columns, key), visitors=n) for key, n in day_stats["campaign"].items()],
+               add=("visitors",))
+    upsert_add(Visit.__table__, ("session_id", "hour"), list(visits.values()),
+               add=("pageviews",), least=("first_at",), greatest=("last_at",))
+
+
+def rebuild(site_id, since=None, chunk=5000, progress=None):
+    """Recompute a site's rollups and visits from its raw hits, from the UTC day ``since``
+    (a date; None = everything), in one transaction. Returns the number of hits read."""
+    start = datetime.combine(since, time()) if since else None
+    for table in HOUR_TABLES:
+        query = delete(table).where(table.site_id == site_id)
+        if start:
+            query = query.where(table.hour >= start)
+        db.session.execute(query)
+    for table in (*(t for _, t, _ in DAY_TABLES), CampaignStat):
+        query = delete(table).where(table.site_id == site_id)
+        if start:
+            query = query.where(table.day >= start.date())
+        db.session.execute(query)
+    columns = [c for c in Hit.__table__.c if c.name not in ("url_id", "referrer_url_id",
+                                                             "city_id", "event_type", "ip")]
+    query = (select(*columns, Path.event, Ref.ref.label("campaign_ref"))
+             .join(Path, Path.id == Hit.path_id).join(Ref, Ref.id == Hit.ref_id)
+             .where(Hit.site_id == site_id).order_by(Hit.id))
+    if start:
+        query = query.where(Hit.created_at >= start)
+    total, last_id = 0, 0
+    while True:
+        rows = [dict(row._mapping) for row in db.session.execute(
+            query.where(Hit.id > last_id).limit(chunk))]
+        if not rows:
+            break
+        add_to_rollups(rows)
+        total, last_id = total + len(rows), rows[-1]["id"]
+        if progress:
+            progress(total)
+    db.session.commit()
+    return total
