@@ -14,3 +14,11 @@ graceful_timeout = 20
 keepalive = 5
 accesslog = "-"
 errorlog = "-"
+
+
+def worker_exit(server, worker):
+    """Embedded mode: persist what this process still buffers before it exits."""
+    app = getattr(worker, "wsgi", None)
+    ingest = getattr(app, "extensions", {}).get("ingest")
+    if ingest is not None and ingest.embedded:
+        ingest.shutdown()
