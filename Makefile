@@ -10,7 +10,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8080
 HTMX := static/vendor/htmx.min.js
 ISBOT := app/ingest/data/isbot-list.json
-TRACKING := static/build/count.js static/build/umami.js static/build/track.js
+TRACKING := static/build/count.js static/build/count-counter.js static/build/umami.js static/build/track.js
 
 .PHONY: run test install install-dev static chromium services clean
 

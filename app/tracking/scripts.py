@@ -1,6 +1,7 @@
-"""The tracking scripts: /count.js (and the versioned /count.v1.js … /count.v5.js), /umami.js
-and /track.js, served from static/build/ (minified by `make static`) or, when that build is
-missing, from their readable sources in static/tracking/."""
+"""The tracking scripts: /count.js (and the versioned /count.v1.js … /count.v5.js) with its
+companion /count-counter.js (goatcounter.visit_count(), which count.js loads on first use),
+/umami.js and /track.js, served from static/build/ (minified by `make static`) or, when that
+build is missing, from their readable sources in static/tracking/."""
 import hashlib
 import os
 import threading
@@ -69,6 +70,11 @@ def count_js_versioned(version):
     return _serve("count.js", IMMUTABLE)
 
 
+def count_counter_js():
+    # Loaded by count.js (any version) from next to itself; served like count.js.
+    return _serve("count-counter.js", SHORT_CACHE)
+
+
 def umami_js():
     return _serve("umami.js", LONG_CACHE)
 
@@ -83,5 +89,6 @@ def register(bp):
     for version in VERSIONS:
         bp.add_url_rule(f"/count.v{version}.js", f"count_js_v{version}", count_js_versioned,
                         methods=["GET"], defaults={"version": version})
+    bp.add_url_rule("/count-counter.js", "count_counter_js", count_counter_js, methods=["GET"])
     bp.add_url_rule("/umami.js", "umami_js", umami_js, methods=["GET"])
     bp.add_url_rule("/track.js", "track_js", track_js, methods=["GET"])

@@ -8,11 +8,25 @@
  * data-goatcounter-click, and exposes window.goatcounter.{count, url, filter, get_data,
  * get_query, bind_events, visit_count}. Plain ES5 without dependencies. The served copy is
  * minified at build time (scripts/build-tracking.mjs); its budget is 1.5 KB gzipped, hence
- * the terse messages and the browser globals passed in as (minifiable) arguments.
+ * the terse messages, the browser globals passed in as (minifiable) arguments, and
+ * visit_count() living in a companion script:
+ *
+ * visit_count() (the visitor counter, rarely used) is implemented in count-counter.js, served
+ * next to this script (/count-counter.js). goatcounter.visit_count here is a loader: each call
+ * appends <script src=count-counter.js>, resolved against this script's own src (so the
+ * same origin and folder, whatever the name count.js is served under), and once it has run
+ * calls goatcounter._visit_count(opt). count-counter.js defines that function and also puts
+ * it in place of this loader, so later calls need no request. Calls made while it loads each
+ * load it (from the HTTP cache after the first); a copy that fails to define _visit_count
+ * throws once instead of loading itself in a loop. count-counter.js repeats this script's
+ * endpoint and canonical-path rules; keep the two in step.
  */
 (function (win, doc, loc, nav) {
 	var gc = win.goatcounter = win.goatcounter || {};
 	var script = doc.querySelector('script[data-goatcounter]');
+	// This script's element, for the companion's URL: currentScript, or (old browsers) the
+	// data-goatcounter script, which is this one in the usual embed.
+	var self = doc.currentScript || script;
 	var enc = encodeURIComponent;
 
 	// data-goatcounter<suffix> of an element (suffix "" is the endpoint, "-click", …).
@@ -50,7 +64,7 @@
 		var src = loc, link = doc.querySelector('link[rel=canonical][href]'), www = /^www\./;
 		if (link) {
 			link = new URL(link.href);
-			if (link.hostname.replace(www, '') === loc.hostname.replace(www, ''))
+			if (link.hostname.replace(www, '') == loc.hostname.replace(www, ''))
 				src = link;
 		}
 		return src.pathname + src.search || '/';
@@ -66,11 +80,11 @@
 		return '?' + parts.join('&');
 	};
 
-	// A new element with attributes, appended to parent (default: the body).
-	var append = function (tag, attrs, parent) {
+	// A new hidden element (img, script) with that src, appended to parent (default: the body).
+	var append = function (tag, src, parent) {
 		var elem = doc.createElement(tag);
-		for (var k in attrs)
-			elem.setAttribute(k, attrs[k]);
+		elem.src = src;
+		elem.hidden = 1;
 		return (parent || doc.body).appendChild(elem);
 	};
 
@@ -82,7 +96,7 @@
 		// is a callback, which receives the default.
 		var resolve = function (key, fallback) {
 			var v = vars[key] != null ? vars[key] : gc[key];
-			return typeof v === 'function' ? v(fallback) : v != null ? v : fallback;
+			return typeof v == 'function' ? v(fallback) : v != null ? v : fallback;
 		};
 		return {
 			p: resolve('path', pagePath()),
@@ -111,38 +125,33 @@
 		return ep + query(params);
 	};
 
+	// localStorage.skipgc, set by #toggle-goatcounter (storage blocked: not skipped).
 	var skipped = function () {
 		try {
-			return localStorage.getItem('skipgc') === 't';
-		} catch (err) { /* storage blocked: not skipped */ }
+			return localStorage.skipgc == 't';
+		} catch (err) { /* not skipped */ }
 	};
 
 	// The reason not to count this page, or false (in the spec's order).
 	gc.filter = function () {
-		if (doc.visibilityState === 'prerender')
-			return 'visibilityState';
-		if (!gc.allow_frame && parent !== win)
-			return 'frame';
-		if (!gc.allow_local) {
-			if (/localhost$|^(127|10|192\.168|172\.(1[6-9]|2\d|3[01]))\.|^0\.0\.0\.0$/.test(loc.hostname))
-				return 'localhost';
-			if (loc.protocol === 'file:')
-				return 'localfile';
-		}
-		return skipped() ? 'disabled with #toggle-goatcounter' : false;
+		return doc.visibilityState == 'prerender' ? 'visibilityState' :
+			!gc.allow_frame && parent != win ? 'frame' :
+			!gc.allow_local && /localhost$|^(127|10|192\.168|172\.(1[6-9]|2\d|3[01]))\.|^0\.0\.0\.0$/.test(loc.hostname) ? 'localhost' :
+			!gc.allow_local && loc.protocol == 'file:' ? 'localfile' :
+			skipped() ? 'disabled with #toggle-goatcounter' : false;
 	};
 
 	// Count a pageview (or an event, with vars.event) by beacon; if the browser has no
 	// sendBeacon or refuses, by a hidden image (the 1x1 GIF), removed once loaded.
 	gc.count = function (vars) {
-		var reason = gc.filter(), url = !reason && gc.url(vars);
+		var reason = gc.filter(), url;
 		if (reason)
 			return warn('not counting because of: ' + reason);
+		url = gc.url(vars);
 		// No URL: no endpoint (url() warned) or the path callback returned null on purpose.
 		if (url && !(nav.sendBeacon && nav.sendBeacon(url))) {
-			var img = append('img', {src: url, hidden: ''});
-			img.onload = function () {
-				doc.body.removeChild(img);
+			append('img', url).onload = function () {
+				doc.body.removeChild(this);
 			};
 		}
 	};
@@ -175,53 +184,38 @@
 		});
 	};
 
-	// Run f now if the body exists, else once the document is parsed.
-	var onLoad = function (f) {
-		doc.body ? f() : doc.addEventListener('DOMContentLoaded', f);
-	};
-
-	// Insert the visitor counter (spec section 7.3): an iframe for type "html" (default),
-	// else an image ("svg", "png"), appended to the element opt.append (default "body").
+	// The visitor counter (spec section 8.5): loads count-counter.js, see the top comment.
 	gc.visit_count = function (opt) {
-		onLoad(function () {
-			opt = opt || {};
-			var type = opt.type || 'html', html = type === 'html';
-			var attrs = opt.attr || {width: 200, height: opt.no_branding ? 60 : 80};
-			// The endpoint ends in /count: https://host/count -> https://host/counter/<path>.<type>
-			attrs.src = endpoint() + 'er/' + enc(opt.path || pagePath()) + '.' + type +
-				query({no_branding: opt.no_branding ? 1 : '', style: opt.style, start: opt.start, end: opt.end});
-			if (html) {
-				attrs.frameborder = 0;
-				attrs.scrolling = 'no';
-			}
-			append(html ? 'iframe' : 'img', attrs, doc.querySelector(opt.append || 'body'));
-		});
+		append('script', new URL('count-counter.js', self.src), doc.head).onload = function () {
+			gc._visit_count(opt);
+		};
 	};
 
 	// Loading any page with #toggle-goatcounter switches counting off, or back on, for this
 	// browser (filter() reads the flag).
-	if (loc.hash === '#toggle-goatcounter') {
-		var off = !skipped();
+	if (loc.hash == '#toggle-goatcounter') {
 		try {
-			off ? localStorage.setItem('skipgc', 't') : localStorage.removeItem('skipgc');
-			alert('goatcounter: ' + (off ? 'disabled' : 'enabled') + ' in this browser');
+			var store = localStorage;
+			store.skipgc == 't' ? delete store.skipgc : store.skipgc = 't';
+			alert('goatcounter: ' + (store.skipgc ? 'disabled' : 'enabled') + ' in this browser');
 		} catch (err) { /* storage blocked: nothing to toggle */ }
 	}
 
 	// Count the pageview once the page is visible (not while prerendered or in a background
-	// tab), then bind the click events.
+	// tab), then bind the click events; both once the body exists.
 	if (!gc.no_onload) {
-		onLoad(function () {
-			var visible = function () {
-				if (doc.hidden)  // also true while prerendering
-					return;
-				doc.removeEventListener('visibilitychange', visible);
-				gc.count();
+		var onLoad = function () {
+			var counted, visible = function () {
+				if (!doc.hidden && !counted) {  // hidden is also true while prerendering
+					counted = 1;
+					gc.count();
+				}
 			};
 			doc.addEventListener('visibilitychange', visible);
 			visible();
 			if (!gc.no_events)
 				gc.bind_events();
-		});
+		};
+		doc.body ? onLoad() : doc.addEventListener('DOMContentLoaded', onLoad);
 	}
 })(window, document, location, navigator);
