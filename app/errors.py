@@ -4,6 +4,7 @@ import math
 import time
 
 from flask import render_template
+from flask.globals import request_ctx
 from flask_limiter import RateLimitExceeded
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException, InternalServerError
@@ -29,6 +30,11 @@ def register(app):
 
 
 def render_error(status, message, headers=None):
+    if request_ctx.url_adapter is None:
+        # The Host header could not be parsed (werkzeug's BadHost), so no URL can be built for
+        # the page's links: answer in plain text rather than fail again with a 500.
+        return (f"{message}\n", status,
+                {**(headers or {}), "Content-Type": "text/plain; charset=utf-8"})
     body = render_template("errors/error.html", status=status,
                            title=TITLES.get(status, "Error"), message=message)
     return body, status, headers or {}

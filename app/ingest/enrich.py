@@ -156,9 +156,9 @@ def _location(e, ctx):
         return
     info = ctx.geo.lookup(hit.ip)
     e.location = location_code(info, regions, site.setting("collect_regions"))
-    e.country_name = info.country_name
+    e.country_name = info.country_name[:100]
     if e.location == info.code:
-        e.region_name, e.city = info.region_name, info.city[:100]
+        e.region_name, e.city = info.region_name[:100], info.city[:100]
 
 
 def _language(e, ctx):

@@ -70,7 +70,9 @@ class Geo:
         if not os.path.isfile(self.path):
             raise FileNotFoundError(f"GeoIP database not found: {self.path}")
         try:
-            self._reader = geoip2.database.Reader(self.path, mode=geoip2.database.MODE_MMAP)
+            # MODE_AUTO: maxminddb's C reader when built (~9x faster than MODE_MMAP's pure
+            # Python decoder), else the pure-Python memory map.
+            self._reader = geoip2.database.Reader(self.path, mode=geoip2.database.MODE_AUTO)
         except (maxminddb.InvalidDatabaseError, ValueError, OSError) as exc:
             raise ValueError(f"not a MaxMind database: {self.path} ({exc})") from None
         self.database_type = self._reader.metadata().database_type

@@ -2,6 +2,7 @@
 
 Pure functions of the sent text; also the query-string parsing that campaign detection shares.
 """
+import hashlib
 import re
 from urllib.parse import quote_plus, unquote_plus, urlsplit
 
@@ -44,7 +45,15 @@ def normalise_path(path: str, event: bool) -> str | None:
 
 def path_key(path: str) -> str:
     """The key paths are unique by within a site: /Foo and /foo are one path."""
-    return path.lower()
+    return bounded_key(path.lower())
+
+
+def bounded_key(key: str) -> str:
+    """``key`` itself, or for very long text a prefix plus its SHA-256: a unique index entry
+    then always fits PostgreSQL's limit (about 2.7 KB), whatever the text's length."""
+    if len(key) <= 500 and len(key.encode("utf-8", "surrogatepass")) <= 1500:
+        return key
+    return key[:200] + "#" + hashlib.sha256(key.encode("utf-8", "surrogatepass")).hexdigest()
 
 
 def parse_query(query: str) -> list[tuple[str, str]]:

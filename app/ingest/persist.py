@@ -13,6 +13,7 @@ from app.extensions import db
 from app.ingest import language as languages
 from app.ingest.enrich import Context, Drop, enrich
 from app.ingest.hit_in import HitIn
+from app.ingest.paths import bounded_key
 from app.ingest.rollups import add_to_rollups
 from app.ingest.store import get_or_create, insert_missing, insert_rows, upsert_add
 from app.models import (BotHit, Browser, Campaign, City, Hit, IngestBatch, Language, Location,
@@ -40,6 +41,10 @@ def persist_batch(ingest, batch):
         except Drop as drop:
             dropped.append((hit, drop))
             outcome[drop.reason] += 1
+        except Exception:  # one odd hit must never block its batch: drop it, loudly
+            log.exception("dropping a hit that could not be enriched: %.300s", record)
+            dropped.append((hit, Drop("invalid")))
+            outcome["invalid"] += 1
     assignments = ingest.sessions.assign(
         batch.id, [(e.session_key, ("e:" if e.event else "p:") + e.path_key) for e in kept])
 
@@ -87,7 +92,7 @@ def _write_hits(kept, assignments):
     for e, (session_uuid, first_visit) in zip(kept, assignments):
         hit_rows.append({
             "site_id": e.site.id, "path_id": ids["path"][(e.site.id, e.path_key)],
-            "ref_id": ids["ref"][(e.ref.lower(), e.ref_scheme)],
+            "ref_id": ids["ref"][(bounded_key(e.ref.lower()), e.ref_scheme)],
             "url_id": ids["url"].get((e.url,)) if e.url else None,
             "referrer_url_id": ids["url"].get((e.referrer_url,)) if e.referrer_url else None,
             "session_id": session_ids.get(session_uuid), "first_visit": first_visit,
@@ -112,7 +117,8 @@ def _dimension_ids(kept):
         paths.setdefault((site_id, e.path_key), {"site_id": site_id, "path": e.path,
                                                   "path_key": e.path_key,
                                                   "title": e.hit.title[:1024], "event": e.event})
-        refs.setdefault((e.ref.lower(), e.ref_scheme), {"ref": e.ref, "ref_key": e.ref.lower(),
+        ref_key = bounded_key(e.ref.lower())
+        refs.setdefault((ref_key, e.ref_scheme), {"ref": e.ref, "ref_key": ref_key,
                                                        "ref_scheme": e.ref_scheme})
         for url in (e.url, e.referrer_url):
             if url:
@@ -143,7 +149,7 @@ def _dimension_ids(kept):
     insert_missing(Location.__table__, ("code",), list(locations.values()))
     insert_missing(Language.__table__, ("iso_639_3",), list(langs.values()))
     ids["titled"] = []
-    for key, row in paths.items():  # a path keeps the first title it was seen with
+    for key, row in sorted(paths.items()):  # a path keeps the first title it was seen with
         path_id = ids["path"][key]
         if row["title"] and path_id not in _TITLED:
             db.session.execute(update(Path).where(Path.id == path_id, Path.title == "")
@@ -184,7 +190,7 @@ def _mark_sites(kept):
     for e in kept:
         current = earliest[e.site.id]
         earliest[e.site.id] = e.created_at if current is None else min(current, e.created_at)
-    for site_id, first in earliest.items():
+    for site_id, first in sorted(earliest.items()):  # row locks in one order (store.py)
         db.session.execute(update(Site).where(Site.id == site_id, Site.received_data.is_(False))
                            .values(received_data=True))
         db.session.execute(update(Site).where(Site.id == site_id, Site.first_hit_at > first)

@@ -115,7 +115,8 @@ def campaign(query: str, event: bool) -> tuple[str | None, str | None]:
 
 def _first_value(values: dict[str, str], keys: tuple[str, ...]) -> str | None:
     for key in keys:
-        value = values.get(key, "").strip(WHITESPACE)
+        # Decoded from %-escapes: a "%00" must not reach the database (PostgreSQL refuses NUL).
+        value = values.get(key, "").strip(WHITESPACE).replace("\x00", "\ufffd")
         if value:
             return value
     return None

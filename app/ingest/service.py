@@ -6,11 +6,25 @@ import logging
 import threading
 import time
 
-from app.ingest.buffer import MemoryBuffer, RedisBuffer
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+
+from app.extensions import db
+from app.ingest.buffer import Batch, MemoryBuffer, RedisBuffer
 from app.ingest.sessions import MemorySessions, RedisSessions
 from app.ingest.sites import SiteDirectory
 
 log = logging.getLogger("ibex.ingest")
+# SQLSTATE classes worth retrying a whole batch for: connection problems, transaction rollbacks
+# (deadlock, serialization), insufficient resources, operator intervention, system errors.
+TRANSIENT_SQLSTATES = ("08", "40", "53", "57", "58")
+
+
+def transient(exc):
+    """True for database errors that say nothing about the data (retry the batch later)."""
+    state = getattr(getattr(exc, "orig", None), "sqlstate", None)
+    if state:
+        return state[:2] in TRANSIENT_SQLSTATES
+    return isinstance(exc, (OperationalError, InterfaceError))  # no server answer; SQLite busy
 
 
 class Ingest:
@@ -59,12 +73,38 @@ class Ingest:
             return 0
         try:
             persist_batch(self, batch)
+        except DBAPIError as exc:
+            if transient(exc):  # database unreachable or busy: retry it all later
+                self.buffer.release(batch)
+                raise
+            db.session.rollback()  # the data itself: store what can be stored, drop the rest
+            log.exception("batch %s failed; persisting its hits one by one", batch.id)
+            try:
+                self._persist_singly(batch)
+            except Exception:
+                self.buffer.release(batch)
+                raise
         except Exception:
             self.buffer.release(batch)
             raise
         self.buffer.ack(batch)
         self.sessions.forget(batch.id)
         return len(batch.records)
+
+    def _persist_singly(self, batch):
+        """Each hit of a failed batch as its own batch (ids derived from the parent's, so a
+        retry after a crash finds the ones already stored in the ledger)."""
+        from app.ingest.persist import persist_batch
+        for index, record in enumerate(batch.records):
+            single = Batch(f"{batch.id}.{index}", [record])
+            try:
+                persist_batch(self, single)
+            except DBAPIError as exc:
+                if transient(exc):
+                    raise
+                db.session.rollback()
+                log.exception("dropping a hit the database refuses: %.300s", record)
+            self.sessions.forget(single.id)
 
     def flush(self):
         """Persist everything buffered now (tests, shutdown). Returns the number of hits."""
@@ -94,7 +134,6 @@ class Ingest:
                     last = time.monotonic()
                 except Exception:
                     log.exception("persisting a batch failed; it stays buffered and is retried")
-                    from app.extensions import db
                     db.session.rollback()
                     stop.wait(on_error_wait)
 

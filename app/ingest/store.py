@@ -13,6 +13,12 @@ def _insert(table):
     return (postgresql.insert if dialect == "postgresql" else sqlite.insert)(table)
 
 
+def _in_key_order(rows, key_columns):
+    """``rows`` sorted by their key. Concurrent workers then lock conflicting rows in one order,
+    so their transactions wait for each other instead of deadlocking."""
+    return sorted(rows, key=lambda row: tuple((row[c] is None, row[c]) for c in key_columns))
+
+
 def _chunks(items, size=CHUNK):
     items = list(items)
     for start in range(0, len(items), size):
@@ -36,7 +42,7 @@ def get_or_create(table, key_columns, rows, id_column="id"):
 
     lookup(rows.keys())
     missing = [key for key in rows if key not in ids]
-    for chunk in _chunks(missing):
+    for chunk in _chunks(_in_key_order(missing, range(len(key_columns)))):
         db.session.execute(_insert(table).values([rows[key] for key in chunk])
                            .on_conflict_do_nothing(index_elements=key_columns))
     if missing:
@@ -46,7 +52,7 @@ def get_or_create(table, key_columns, rows, id_column="id"):
 
 def insert_missing(table, key_columns, rows):
     """Insert rows whose key (a primary key) is not there yet; existing rows are left alone."""
-    for chunk in _chunks(rows):
+    for chunk in _chunks(_in_key_order(rows, key_columns)):
         db.session.execute(_insert(table).values(chunk)
                            .on_conflict_do_nothing(index_elements=key_columns))
 
@@ -54,7 +60,7 @@ def insert_missing(table, key_columns, rows):
 def upsert_add(table, key_columns, rows, add=(), least=(), greatest=()):
     """Insert rows, or on a key conflict add the ``add`` columns to the stored values and keep
     the least/greatest of the ``least``/``greatest`` columns."""
-    for chunk in _chunks(rows):
+    for chunk in _chunks(_in_key_order(rows, key_columns)):
         statement = _insert(table).values(chunk)
         new = statement.excluded
         changes = {name: table.c[name] + new[name] for name in add}

@@ -1,5 +1,6 @@
 """Each family's tracking payload → HitIn, with the family's own validation messages. Pure
 functions of the decoded request data; the views own HTTP."""
+import json
 import math
 import re
 import time
@@ -21,6 +22,32 @@ class Invalid(Exception):
     def __init__(self, message):
         super().__init__(message)
         self.message = message
+
+
+_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def loads_json(raw):
+    """Decode a JSON request body (bytes); raises ValueError for anything that is not JSON,
+    also for nesting too deep to decode. Lone UTF-16 surrogates ("\\ud800", which no UTF-8
+    text, Redis or database can hold) become U+FFFD, as Go's decoder makes them."""
+    try:
+        value = json.loads(raw)  # bytes: UTF-8/16/32, decoded with "surrogatepass"
+        plain = raw.isascii() and b"\0" not in raw and not _SURROGATE_ESCAPE.search(raw)
+        return value if plain else _repair(value)
+    except RecursionError:
+        raise ValueError("nested too deeply") from None
+
+
+def _repair(value):
+    if isinstance(value, str):
+        return _SURROGATE.sub("\ufffd", value)
+    if isinstance(value, list):
+        return [_repair(item) for item in value]
+    if isinstance(value, dict):
+        return {_repair(key): _repair(item) for key, item in value.items()}
+    return value
 
 
 def render_validation(errors):

@@ -1,6 +1,7 @@
 """Tracking endpoints: GoatCounter /count, Umami /api/collect, Basic /collect. Each validates,
 resolves the site, checks the ignore list and Do-Not-Track, and pushes a HitIn — no database."""
 import json
+import re
 
 from flask import Response, request
 
@@ -12,6 +13,18 @@ from app.tracking.payloads import Invalid
 GIF = bytes.fromhex("47494638396101000100800100000000ffffff21f904010a0001002c00000000010001"
                     "000002024c01003b")
 UMAMI_MAX_BODY = 1024 * 1024
+# What gunicorn sends as a header value: it answers a bare 400, or drops the connection, for
+# a response header with a control character or a character beyond Latin-1.
+_UNSENDABLE = re.compile("[^ \t\x21-\x7e\x80-\xff]")
+
+
+def _header(value, utf8=False):
+    """A header value any server sends: control characters become spaces; ``utf8`` text (our
+    own messages, which may quote parameters) goes out as its UTF-8 bytes, as Go writes it.
+    Request header values are already bytes-as-Latin-1 (WSGI) and are not re-encoded."""
+    if utf8:
+        value = value.encode("utf-8", "replace").decode("latin-1")
+    return _UNSENDABLE.sub(" ", value).strip()
 
 
 def _dnt(site):
@@ -33,7 +46,7 @@ def _gif(status=200, reason=None):
     response.headers["Cross-Origin-Resource-Policy"] = "cross-origin"
     response.headers["Cache-Control"] = "no-store,no-cache"
     if reason:
-        response.headers["X-Goatcounter"] = reason.replace("\n", " ").strip()
+        response.headers["X-Goatcounter"] = _header(reason, utf8=True)
     return response
 
 
@@ -84,7 +97,7 @@ def umami_collect():
         response.headers["Access-Control-Allow-Methods"] = "GET,HEAD,PUT,PATCH,POST,DELETE"
         wanted = request.headers.get("Access-Control-Request-Headers")
         if wanted:
-            response.headers["Access-Control-Allow-Headers"] = wanted
+            response.headers["Access-Control-Allow-Headers"] = _header(wanted)
         response.headers["Vary"] = "Access-Control-Request-Headers"
         response.headers["Content-Length"] = "0"
         return response
@@ -96,7 +109,7 @@ def umami_collect():
     body = None
     if request.mimetype == "application/json":
         try:
-            body = json.loads(raw) if raw.strip() else {}
+            body = payloads.loads_json(raw) if raw.strip() else {}
         except (ValueError, UnicodeDecodeError):
             response = Response("Invalid JSON", status=400)
             response.headers.remove("Content-Type")
@@ -137,7 +150,7 @@ def umami_collect():
 def _basic(status, body=None):
     response = Response(json.dumps(body) if body is not None else None, status=status,
                         mimetype="application/json" if body is not None else None)
-    origin = request.headers.get("Origin")
+    origin = _header(request.headers.get("Origin") or "")
     response.headers["Access-Control-Allow-Origin"] = origin or "*"
     response.headers["Access-Control-Allow-Methods"] = "POST, OPTIONS"
     response.headers["Access-Control-Allow-Headers"] = "Content-Type"
@@ -152,7 +165,7 @@ def basic_collect():
     if not page:
         return _basic(400, {"error": "missing origin or referer"})
     try:
-        body = json.loads(request.get_data(cache=False) or b"null")
+        body = payloads.loads_json(request.get_data(cache=False) or b"null")
     except (ValueError, UnicodeDecodeError):
         return _basic(400, {"error": "invalid json"})
     sites = ingest().sites

@@ -1,5 +1,4 @@
 """GoatCounter API views (thin): POST /api/v0/count."""
-import json
 import time
 
 from flask import g, jsonify, request
@@ -27,7 +26,7 @@ def _json_body():
             return None, _error(415, f'unable to handle Content-Type "{request.content_type or ""}"')
         return {}, None
     try:
-        body = json.loads(raw)
+        body = payloads.loads_json(raw)
     except (ValueError, UnicodeDecodeError) as exc:
         return None, _error(400, f"invalid JSON: {exc}")
     if not isinstance(body, dict):
