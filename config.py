@@ -70,7 +70,7 @@ class TestingConfig(Config):
         self.TESTING = True
         self.SECRET_KEY = self.SECRET_KEY or "testing-secret-key-not-for-production"
         self.WTF_CSRF_ENABLED = False
-        self.PERSIST_INTERVAL = 0.05
+        self.PERSIST_INTERVAL = float(env.get("PERSIST_INTERVAL") or 0.05)
         self.PASSWORD_HASHING = "fast"  # same argon2id, cheapest parameters
         self.SITE_CACHE_SECONDS = 0.0  # see settings changes at once
         self.EMBEDDED_PERSISTER = _bool(env.get("EMBEDDED_PERSISTER"), False)  # tests flush

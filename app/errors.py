@@ -3,7 +3,7 @@ on their blueprints; nothing here ever shows a stack trace."""
 import math
 import time
 
-from flask import render_template
+from flask import jsonify, render_template, request
 from flask.globals import request_ctx
 from flask_limiter import RateLimitExceeded
 from flask_wtf.csrf import CSRFError
@@ -56,6 +56,9 @@ def _rate_limited(exc):
 
 
 def _http_error(exc):
+    if request.path.startswith("/api/v0/"):  # GoatCounter's JSON shape (spec §4.2)
+        message = {404: "not found", 405: "method not allowed"}.get(exc.code, exc.description)
+        return jsonify(error=message), exc.code or 500
     return render_error(exc.code or 500, exc.description or TITLES.get(exc.code, ""))
 
 

@@ -30,6 +30,7 @@ def persist_batch(ingest, batch):
     ctx = Context(ingest.secret, ingest.app.config.get("GEOIP_DB"))
     outcome = Counter()
     kept, dropped = [], []
+    sites = ingest.sites.snapshot().by_id  # one snapshot for the whole batch
     for record in batch.records:
         try:
             hit = HitIn.from_wire(record)
@@ -37,7 +38,7 @@ def persist_batch(ingest, batch):
             outcome["invalid"] += 1
             continue
         try:
-            kept.append(enrich(hit, ingest.sites.by_id(hit.site_id), ctx))
+            kept.append(enrich(hit, sites.get(hit.site_id), ctx))
         except Drop as drop:
             dropped.append((hit, drop))
             outcome[drop.reason] += 1

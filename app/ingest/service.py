@@ -21,6 +21,8 @@ TRANSIENT_SQLSTATES = ("08", "40", "53", "57", "58")
 
 def transient(exc):
     """True for database errors that say nothing about the data (retry the batch later)."""
+    if not isinstance(exc, DBAPIError):
+        return isinstance(exc, ConnectionError)  # e.g. Redis going away mid-batch
     state = getattr(getattr(exc, "orig", None), "sqlstate", None)
     if state:
         return state[:2] in TRANSIENT_SQLSTATES
@@ -73,20 +75,19 @@ class Ingest:
             return 0
         try:
             persist_batch(self, batch)
-        except DBAPIError as exc:
+        except Exception as exc:
+            db.session.rollback()
             if transient(exc):  # database unreachable or busy: retry it all later
                 self.buffer.release(batch)
                 raise
-            db.session.rollback()  # the data itself: store what can be stored, drop the rest
+            # Something about the data: store what can be stored, drop the rest (never retry
+            # a batch forever and block everything behind it).
             log.exception("batch %s failed; persisting its hits one by one", batch.id)
             try:
                 self._persist_singly(batch)
             except Exception:
                 self.buffer.release(batch)
                 raise
-        except Exception:
-            self.buffer.release(batch)
-            raise
         self.buffer.ack(batch)
         self.sessions.forget(batch.id)
         return len(batch.records)
@@ -99,11 +100,11 @@ class Ingest:
             single = Batch(f"{batch.id}.{index}", [record])
             try:
                 persist_batch(self, single)
-            except DBAPIError as exc:
+            except Exception as exc:
+                db.session.rollback()
                 if transient(exc):
                     raise
-                db.session.rollback()
-                log.exception("dropping a hit the database refuses: %.300s", record)
+                log.exception("dropping a hit that cannot be stored: %.300s", record)
             self.sessions.forget(single.id)
 
     def flush(self):

@@ -150,6 +150,8 @@ def umami_collect():
 def _basic(status, body=None):
     response = Response(json.dumps(body) if body is not None else None, status=status,
                         mimetype="application/json" if body is not None else None)
+    if body is None:
+        response.headers.remove("Content-Type")  # 204 No Content has no body to describe
     origin = _header(request.headers.get("Origin") or "")
     response.headers["Access-Control-Allow-Origin"] = origin or "*"
     response.headers["Access-Control-Allow-Methods"] = "POST, OPTIONS"

@@ -59,3 +59,14 @@ def test_hits_the_database_refuses_do_not_block_the_rest(database_url, tmp_path)
             _db.session.remove()
             _empty_tables()
             _db.engine.dispose()
+
+
+def test_an_unstorable_batch_is_split_not_retried_forever(db, site, app):
+    """A wire record no HitIn can be built from (wrong types) is dropped; its neighbours stay."""
+    runtime = ingest()
+    runtime.buffer.push([good(site, "/a").to_wire(), '[1, {"not": "a path"}, "pageview"]',
+                         "not json at all", good(site, "/b").to_wire()])
+    assert runtime.flush() == 4
+    db.session.rollback()
+    assert sorted(db.session.scalars(select(Path.path))) == ["/a", "/b"]
+    assert runtime.buffer.backlog() == 0

@@ -248,3 +248,8 @@ def test_basic_browser_and_system_with_versions(client, db, site):
     from app.models import Browser, System
     browser, system = db.session.get(Browser, row.browser_id), db.session.get(System, row.system_id)
     assert (browser.name, browser.version, system.name, system.version) == ("Chrome", "120", "Windows", "10")
+
+
+def test_basic_204_has_no_content_type(client, site):
+    response = basic(client, {"path": "/x"})
+    assert response.status_code == 204 and "Content-Type" not in response.headers

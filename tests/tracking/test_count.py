@@ -280,3 +280,10 @@ def test_count_api_content_types(client, api_token):
                            content_type="application/json")
     assert response.status_code == 400
     assert response.get_json()["error"].startswith("invalid JSON:")
+
+
+def test_count_api_wrong_method_and_unknown_route_are_json(client):
+    response = client.get("/api/v0/count")
+    assert (response.status_code, response.get_json()) == (405, {"error": "method not allowed"})
+    response = client.get("/api/v0/nothing-here")
+    assert (response.status_code, response.get_json()) == (404, {"error": "not found"})
