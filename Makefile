@@ -12,7 +12,7 @@ HTMX := static/vendor/htmx.min.js
 ISBOT := app/ingest/data/isbot-list.json
 TRACKING := static/build/count.js static/build/count-counter.js static/build/umami.js static/build/track.js
 
-.PHONY: run test install install-dev static chromium services clean
+.PHONY: run test install install-dev static chromium services clean bench
 
 run: install static
 	$(FLASK) db upgrade
@@ -73,3 +73,13 @@ services:
 
 clean:
 	rm -rf $(VENV) node_modules static/vendor static/build .pytest_cache
+
+# Benchmarks (bench/README.md): loopback only, each run bounded in time and requests; they report
+# targets missed rather than fail. wrk comes from Debian.
+bench: install static services
+	@command -v wrk >/dev/null 2>&1 || { \
+	  echo "Installing Debian's wrk for the benchmarks"; \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq wrk \
+	    || { echo "ERROR: could not install wrk (apt-get install wrk)" >&2; exit 1; }; }
+	VENV=$(VENV) bench/ingest/run

@@ -1,0 +1,1 @@
+"""Ingestion benchmarks: tracking-script sizes, hot-path throughput, persister and storage."""
