@@ -45,6 +45,8 @@ def _register_blueprints(app):
         csrf.exempt(blueprint)  # no cookie authentication here: payloads and API tokens
     for blueprint in (tracking, goatcounter_api, umami_api, basic_api, *ui_blueprints):
         app.register_blueprint(blueprint)
+    from app.tracking.sessionless import TrackingSessionInterface, tracking_paths
+    app.session_interface = TrackingSessionInterface(tracking_paths(app))
 
 
 def _register_errors_and_cli(app):
