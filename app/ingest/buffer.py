@@ -1,6 +1,8 @@
 """The hit buffer between the hot path and the persister: a Redis list in production, an
 in-process queue in the embedded default. Batches are claimed, persisted, then acknowledged, so
 a crash at any point leaves the batch to be retried (the persister's ledger makes that safe)."""
+import os
+import select
 import threading
 import time
 import uuid
@@ -91,9 +93,34 @@ class RedisBuffer:
         self.batch_prefix = f"{prefix}:batch:"
         self._claim = redis.register_script(_CLAIM)
         self._takeover = redis.register_script(_TAKEOVER)
+        self._local = threading.local()
 
     def push(self, records):
-        self.redis.rpush(self.queue, *records)
+        """One synchronous RPUSH: when it returns, the records are in Redis. Each thread sends
+        on a connection of its own, which skips the pool's lock and its per-command readiness
+        check (two timeout changes and a read attempt) for one poll of the socket."""
+        connection = self._connection()
+        connection.retry.call_with_retry(lambda: self._rpush(connection, records),
+                                         lambda _: connection.disconnect())
+
+    def _rpush(self, connection, records):
+        connection.send_command("RPUSH", self.queue, *records)
+        return connection.read_response()
+
+    def _connection(self):
+        local = self._local
+        connection = getattr(local, "connection", None)
+        if connection is None or local.pid != os.getpid():  # first push, or a forked child
+            pool = self.redis.connection_pool
+            connection = local.connection = pool.connection_class(**pool.connection_kwargs)
+            local.pid = os.getpid()
+        sock = connection._sock
+        # As the pool checks a connection it lends: a reply is never pending between two
+        # pushes (a failed command disconnects), so a readable socket was closed by the server
+        # (restart, idle timeout, CLIENT KILL): reconnect before sending, never after.
+        if sock is not None and select.select([sock], [], [], 0)[0]:
+            connection.disconnect()
+        return connection
 
     def claim(self, max_records):
         batch_id = uuid.uuid4().hex
