@@ -1,5 +1,6 @@
 """GeoIP: visitor IP → country, region and city from a MaxMind database (City or Country),
 and GoatCounter's location-code reduction (spec/goatcounter.md §11.7, spec/umami.md §6.5)."""
+import functools
 import ipaddress
 import os
 import threading
@@ -11,6 +12,7 @@ import maxminddb
 
 _lock = threading.Lock()
 _cache = {}
+LOOKUP_CACHE_SIZE = 32768
 
 
 @dataclass(frozen=True)
@@ -77,11 +79,17 @@ class Geo:
             raise ValueError(f"not a MaxMind database: {self.path} ({exc})") from None
         self.database_type = self._reader.metadata().database_type
         self._has_city = "City" in self.database_type
+        # A visitor's pageviews arrive from one IP within minutes: most lookups repeat one
+        # made moments ago. Results are immutable; the cache is bounded (~4 MB) and per reader.
+        self._cached = functools.lru_cache(maxsize=LOOKUP_CACHE_SIZE)(self._lookup)
 
     def lookup(self, ip):
         """Country, region and city of `ip`; an empty GeoInfo for anything that cannot be
         placed (bad input, private address, not in the database). Never raises."""
-        address = _public_address(ip) if isinstance(ip, str) else None
+        return self._cached(ip) if isinstance(ip, str) else EMPTY
+
+    def _lookup(self, ip):
+        address = _public_address(ip)
         if address is None:
             return EMPTY
         try:

@@ -179,10 +179,14 @@ def _sessions(kept, assignments, ids):
             row["last_seen"] = max(row["last_seen"], e.created_at)
     if not rows:
         return {}
-    upsert_add(VisitorSession.__table__, ("uuid",), list(rows.values()),
-               least=("first_seen",), greatest=("last_seen",))
-    found = get_or_create(VisitorSession.__table__, ("uuid",),
-                          {(row["uuid"],): row for row in rows.values()})
+    table = VisitorSession.__table__
+    if db.session.get_bind().dialect.name == "postgresql":  # one statement: upsert and ids
+        found = {bytes(uuid): id_ for id_, uuid in upsert_add(
+            table, ("uuid",), list(rows.values()), least=("first_seen",),
+            greatest=("last_seen",), returning=("id", "uuid"))}
+        return {session_uuid: found[row["uuid"]] for session_uuid, row in rows.items()}
+    upsert_add(table, ("uuid",), list(rows.values()), least=("first_seen",), greatest=("last_seen",))
+    found = get_or_create(table, ("uuid",), {(row["uuid"],): row for row in rows.values()})
     return {session_uuid: found[(row["uuid"],)] for session_uuid, row in rows.items()}
 
 
