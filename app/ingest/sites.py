@@ -1,5 +1,6 @@
 """Which site a tracking request belongs to, and its ignore lists, answered from a snapshot of
 the active sites that each process reloads every SITE_CACHE_SECONDS (no query per hit)."""
+import functools
 import ipaddress
 import threading
 import time
@@ -23,8 +24,14 @@ class SiteInfo:
     networks: list = field(default_factory=list)
 
     def setting(self, key):
-        from app.models import default_site_settings
-        return self.settings.get(key, default_site_settings()[key])
+        return self.settings.get(key, _default_settings()[key])
+
+
+@functools.cache
+def _default_settings():
+    """default_site_settings(), built once (it is constant): read it, never change it."""
+    from app.models import default_site_settings
+    return default_site_settings()
 
 
 @dataclass
@@ -53,6 +60,25 @@ def host_of(value):
     except ValueError:
         return ""
     return host.rstrip(".").lower()
+
+
+@functools.lru_cache(maxsize=512)
+def _host_header_host(value):
+    """host_of() of a Host header; there are few distinct ones, so each is parsed once."""
+    return host_of(value)
+
+
+@functools.lru_cache(maxsize=4096)
+def _address(ip):
+    """The ip_address of a client IP string (an IPv4-mapped IPv6 address as its IPv4
+    address), or None when it is not one; recent ones are remembered."""
+    try:
+        address = ipaddress.ip_address(ip)
+    except ValueError:
+        return None
+    if address.version == 6 and address.ipv4_mapped:
+        address = address.ipv4_mapped
+    return address
 
 
 def _link_host(link_domain):
@@ -103,7 +129,7 @@ class SiteDirectory:
     # --- resolution rules (DESIGN.md "Which site a tracking request belongs to") ------------
 
     def by_host(self, host_header):
-        return self.snapshot().by_cname.get(host_of(host_header))
+        return self.snapshot().by_cname.get(_host_header_host(host_header))
 
     def by_page(self, origin_or_referer):
         """The site whose domain (or link domain) is the page's host; 'www.' matches both ways."""
@@ -125,12 +151,11 @@ class SiteDirectory:
 
     def is_ignored(self, site, ip):
         """True when ``ip`` is on the site's or the server-wide ignore list (IPs and ranges)."""
-        try:
-            address = ipaddress.ip_address(ip)
-        except ValueError:
+        global_networks = self.snapshot().global_networks
+        if not site.networks and not global_networks:
+            return False  # the usual case: nothing to parse the IP for
+        address = _address(ip)
+        if address is None:
             return False
-        if address.version == 6 and address.ipv4_mapped:
-            address = address.ipv4_mapped
-        snapshot = self.snapshot()
-        return any(address in network for network in (*site.networks, *snapshot.global_networks)
+        return any(address in network for network in (*site.networks, *global_networks)
                    if network.version == address.version)
