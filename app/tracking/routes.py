@@ -64,7 +64,8 @@ def _gif(status=200, reason=None):
 
 
 def count():
-    sites = ingest().sites
+    runtime = ingest()
+    sites = runtime.sites
     environ = request.environ
     page = environ.get("HTTP_ORIGIN") or environ.get("HTTP_REFERER")
     site = sites.by_host(request.host) or sites.by_page(page) or sites.only_site()
@@ -87,7 +88,7 @@ def count():
                                          environ.get("HTTP_ACCEPT_LANGUAGE", "")[:200])
     except Invalid as exc:
         return _gif(400, exc.message)
-    ingest().push(hit)
+    runtime.push(hit)
     return _gif(200)
 
 
@@ -137,7 +138,8 @@ def umami_collect():
     user_agent = environ.get("HTTP_USER_AGENT", "")
     if bots.isbot(user_agent):  # Umami's own rule (spec §6.6)
         return _umami_json("{}")
-    sites = ingest().sites
+    runtime = ingest()
+    sites = runtime.sites
     site = sites.by_id(cache_token.read(payload.get("cache")) or 0)
     if site is None:
         try:
@@ -158,7 +160,7 @@ def umami_collect():
         hit = payloads.umami_hit(body.get("type"), payload, site.id, user_agent[:512], ip)
     except Invalid as exc:
         return _umami_text(400, exc.message)
-    ingest().push(hit)
+    runtime.push(hit)
     return _umami_json(cache_token.make(site.id))
 
 
@@ -188,7 +190,8 @@ def basic_collect():
         body = payloads.loads_json(request.get_data(cache=False) or b"null")
     except (ValueError, UnicodeDecodeError):
         return _basic(400, {"error": "invalid json"})
-    sites = ingest().sites
+    runtime = ingest()
+    sites = runtime.sites
     site = sites.by_page(page)
     try:
         hit = payloads.basic_hit(body, site.id if site else 0,
@@ -204,7 +207,7 @@ def basic_collect():
     if _dnt(site, environ):
         _drop(site, "dnt")
         return _basic(204)
-    ingest().push(hit)
+    runtime.push(hit)
     return _basic(204)
 
 
