@@ -1,0 +1,34 @@
+"""Umami's cache token: built by hand, byte for byte what PyJWT makes; checked with PyJWT."""
+import jwt
+import pytest
+
+from app.tracking import cache_token
+
+
+@pytest.mark.parametrize("site_id", [1, 42, 2 ** 31 - 1])
+def test_tokens_are_the_jwts_pyjwt_makes(app, monkeypatch, site_id):
+    monkeypatch.setattr(cache_token.time, "time", lambda: 1796050000.75)
+    expected = jwt.encode({"website_id": site_id, "iat": 1796050000}, cache_token._key(),
+                          algorithm="HS256", headers={"typ": None})
+    assert cache_token.make(site_id) == expected
+
+
+def test_tokens_are_read_back_and_forgeries_refused(app):
+    token = cache_token.make(7)
+    assert cache_token.read(token) == 7
+    assert cache_token.read(token) == 7  # remembered
+    forged = jwt.encode({"website_id": 8, "iat": 1}, "another key", algorithm="HS256")
+    assert cache_token.read(forged) is None
+    head, claims, _ = token.split(".")
+    assert cache_token.read(f"{head}.{claims}.AAAA") is None
+    for junk in ("", "x", None, 7, "a.b.c", "x" * 2049):
+        assert cache_token.read(junk) is None
+
+
+def test_a_token_of_another_secret_is_refused_even_when_remembered(app, database_url, tmp_path):
+    from tests.conftest import make_app
+    token = cache_token.make(7)
+    assert cache_token.read(token) == 7
+    other = make_app(database_url, tmp_path, SECRET_KEY="another-secret-key-of-enough-length-123")
+    with other.app_context():
+        assert cache_token.read(token) is None
