@@ -4,6 +4,7 @@ counted twice), dimension rows, raw hits, the bot log, sessions, visits and ever
 import logging
 import uuid as uuid_lib
 from collections import Counter, defaultdict
+from dataclasses import dataclass
 
 from sqlalchemy import update
 from sqlalchemy.exc import IntegrityError
@@ -24,9 +25,18 @@ log = logging.getLogger("ibex.ingest")
 _TITLED = set()
 
 
-def persist_batch(ingest, batch):
-    """Persist ``batch`` exactly once. Returns a Counter of outcomes ('stored', drop reasons,
-    'duplicate'). Raises on database errors; the caller keeps the batch for a retry."""
+@dataclass
+class Prepared:
+    """A batch decoded and enriched, with its session assignments: everything but the writes."""
+    outcome: Counter
+    kept: list
+    dropped: list
+    assignments: list
+
+
+def prepare_batch(ingest, batch):
+    """Decode and enrich ``batch`` and assign its sessions; no database writes (the site
+    directory may read the sites), so it can run while another batch is being written."""
     ctx = Context(ingest.secret, ingest.app.config.get("GEOIP_DB"))
     outcome = Counter()
     kept, dropped = [], []
@@ -48,7 +58,17 @@ def persist_batch(ingest, batch):
             outcome["invalid"] += 1
     assignments = ingest.sessions.assign(
         batch.id, [(e.session_key, ("e:" if e.event else "p:") + e.path_key) for e in kept])
+    return Prepared(outcome, kept, dropped, assignments)
 
+
+def persist_batch(ingest, batch, prepared=None):
+    """Persist ``batch`` exactly once (``prepared``: its prepare_batch() result, when made
+    ahead). Returns a Counter of outcomes ('stored', drop reasons, 'duplicate'). Raises on
+    database errors; the caller keeps the batch for a retry."""
+    if prepared is None:
+        prepared = prepare_batch(ingest, batch)
+    outcome, kept, dropped, assignments = (prepared.outcome.copy(), prepared.kept,
+                                           prepared.dropped, prepared.assignments)
     db.session.rollback()  # start from a clean transaction
     db.session.add(IngestBatch(id=batch.id, num_hits=len(kept), persisted_at=utcnow()))
     try:
