@@ -13,8 +13,8 @@ from app.models import Collect
 from app.netaddr import anonymise
 
 URL_MAX = 500
-# Consecutive hits of a visitor share an IP: anonymise each address once (bounded, ~3 MB).
-_anonymise = functools.lru_cache(maxsize=32768)(anonymise)
+# Consecutive hits of a visitor share an IP: anonymise each address once (bounded, ~1 MB).
+_anonymise = functools.lru_cache(maxsize=8192)(anonymise)
 
 
 class Drop(Exception):

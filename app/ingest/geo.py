@@ -12,7 +12,7 @@ import maxminddb
 
 _lock = threading.Lock()
 _cache = {}
-LOOKUP_CACHE_SIZE = 32768
+LOOKUP_CACHE_SIZE = 8192
 
 
 @dataclass(frozen=True)
@@ -80,7 +80,7 @@ class Geo:
         self.database_type = self._reader.metadata().database_type
         self._has_city = "City" in self.database_type
         # A visitor's pageviews arrive from one IP within minutes: most lookups repeat one
-        # made moments ago. Results are immutable; the cache is bounded (~4 MB) and per reader.
+        # made moments ago. Results are immutable; the cache is bounded (~1 MB) and per reader.
         self._cached = functools.lru_cache(maxsize=LOOKUP_CACHE_SIZE)(self._lookup)
 
     def lookup(self, ip):
