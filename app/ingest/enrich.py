@@ -33,6 +33,7 @@ class Enriched:
     path_key: str = ""
     event: bool = False
     ref: str = ""
+    ref_key: str = ""              # the refs table's bounded key (persist.collect_dimensions)
     ref_scheme: str = "o"
     campaign: str = ""
     url: str = ""

@@ -32,6 +32,7 @@ class Prepared:
     kept: list
     dropped: list
     assignments: list
+    dimensions: dict
 
 
 def prepare_batch(ingest, batch):
@@ -58,7 +59,7 @@ def prepare_batch(ingest, batch):
             outcome["invalid"] += 1
     assignments = ingest.sessions.assign(
         batch.id, [(e.session_key, ("e:" if e.event else "p:") + e.path_key) for e in kept])
-    return Prepared(outcome, kept, dropped, assignments)
+    return Prepared(outcome, kept, dropped, assignments, collect_dimensions(kept))
 
 
 def persist_batch(ingest, batch, prepared=None):
@@ -78,7 +79,7 @@ def persist_batch(ingest, batch, prepared=None):
         log.info("batch %s was already persisted; skipping it", batch.id)
         return Counter(duplicate=len(batch.records))
     _write_bot_log(dropped)
-    titled = _write_hits(kept, assignments) if kept else ()
+    titled = _write_hits(kept, assignments, prepared.dimensions) if kept else ()
     db.session.commit()
     _TITLED.update(titled)
     outcome["stored"] += len(kept)
@@ -106,14 +107,14 @@ def _write_bot_log(dropped):
         insert_rows(BotHit.__table__, rows)
 
 
-def _write_hits(kept, assignments):
-    ids = _dimension_ids(kept)
+def _write_hits(kept, assignments, dims):
+    ids = _dimension_ids(dims)
     session_ids = _sessions(kept, assignments, ids)
     hit_rows = []
     for e, (session_uuid, first_visit) in zip(kept, assignments):
         hit_rows.append({
             "site_id": e.site.id, "path_id": ids["path"][(e.site.id, e.path_key)],
-            "ref_id": ids["ref"][(bounded_key(e.ref.lower()), e.ref_scheme)],
+            "ref_id": ids["ref"][(e.ref_key, e.ref_scheme)],
             "url_id": ids["url"].get((e.url,)) if e.url else None,
             "referrer_url_id": ids["url"].get((e.referrer_url,)) if e.referrer_url else None,
             "session_id": session_ids.get(session_uuid), "first_visit": first_visit,
@@ -130,45 +131,60 @@ def _write_hits(kept, assignments):
     return ids["titled"]
 
 
-def _dimension_ids(kept):
+def collect_dimensions(kept):
+    """The dimension rows a batch refers to, by table, each keyed as get_or_create() wants it
+    (pure Python: runs in prepare_batch, off the writing thread)."""
     paths, refs, urls, browsers, systems, campaigns = {}, {}, {}, {}, {}, {}
     locations, langs, cities = {}, {}, {}
     for e in kept:
         site_id = e.site.id
-        paths.setdefault((site_id, e.path_key), {"site_id": site_id, "path": e.path,
-                                                  "path_key": e.path_key,
-                                                  "title": e.hit.title[:1024], "event": e.event})
-        ref_key = bounded_key(e.ref.lower())
-        refs.setdefault((ref_key, e.ref_scheme), {"ref": e.ref, "ref_key": ref_key,
-                                                       "ref_scheme": e.ref_scheme})
+        key = (site_id, e.path_key)
+        row = paths.get(key)
+        if row is None:
+            paths[key] = {"site_id": site_id, "path": e.path, "path_key": e.path_key,
+                          "title": e.hit.title[:1024], "event": e.event}
+        elif not row["title"] and e.hit.title:  # a path keeps the first title it is seen with
+            row["title"] = e.hit.title[:1024]
+        e.ref_key = ref_key = bounded_key(e.ref.lower())
+        if (ref_key, e.ref_scheme) not in refs:
+            refs[(ref_key, e.ref_scheme)] = {"ref": e.ref, "ref_key": ref_key,
+                                             "ref_scheme": e.ref_scheme}
         for url in (e.url, e.referrer_url):
-            if url:
-                urls.setdefault((url,), {"url": url})
+            if url and (url,) not in urls:
+                urls[(url,)] = {"url": url}
         for target, value in ((browsers, e.browser), (systems, e.system)):
-            if value is not None:
-                target.setdefault(value, {"name": value[0], "version": value[1]})
-        if e.campaign:
-            campaigns.setdefault((site_id, e.campaign.lower()), {
-                "site_id": site_id, "name": e.campaign, "name_key": e.campaign.lower()})
-        country, _, region = e.location.partition("-")
-        locations.setdefault(e.location, {"code": e.location, "country": country[:2],
-                                          "region": region[:5], "country_name": e.country_name,
-                                          "region_name": e.region_name})
-        if e.city:
-            cities.setdefault((e.location, e.city), {"location": e.location, "name": e.city})
-        langs.setdefault(e.language, {"iso_639_3": e.language,
-                                      "name": languages.name(e.language) if e.language else ""})
+            if value is not None and value not in target:
+                target[value] = {"name": value[0], "version": value[1]}
+        if e.campaign and (site_id, e.campaign.lower()) not in campaigns:
+            campaigns[(site_id, e.campaign.lower())] = {
+                "site_id": site_id, "name": e.campaign, "name_key": e.campaign.lower()}
+        if e.location not in locations:
+            country, _, region = e.location.partition("-")
+            locations[e.location] = {"code": e.location, "country": country[:2],
+                                     "region": region[:5], "country_name": e.country_name,
+                                     "region_name": e.region_name}
+        if e.city and (e.location, e.city) not in cities:
+            cities[(e.location, e.city)] = {"location": e.location, "name": e.city}
+        if e.language not in langs:
+            langs[e.language] = {"iso_639_3": e.language,
+                                 "name": languages.name(e.language) if e.language else ""}
+    return {"path": paths, "ref": refs, "url": urls, "browser": browsers, "system": systems,
+            "campaign": campaigns, "location": locations, "language": langs, "city": cities}
+
+
+def _dimension_ids(dims):
+    paths = dims["path"]
     ids = {
         "path": get_or_create(Path.__table__, ("site_id", "path_key"), paths),
-        "ref": get_or_create(Ref.__table__, ("ref_key", "ref_scheme"), refs),
-        "url": get_or_create(Url.__table__, ("url",), urls),
-        "browser": get_or_create(Browser.__table__, ("name", "version"), browsers),
-        "system": get_or_create(System.__table__, ("name", "version"), systems),
-        "campaign": get_or_create(Campaign.__table__, ("site_id", "name_key"), campaigns),
-        "city": get_or_create(City.__table__, ("location", "name"), cities),
+        "ref": get_or_create(Ref.__table__, ("ref_key", "ref_scheme"), dims["ref"]),
+        "url": get_or_create(Url.__table__, ("url",), dims["url"]),
+        "browser": get_or_create(Browser.__table__, ("name", "version"), dims["browser"]),
+        "system": get_or_create(System.__table__, ("name", "version"), dims["system"]),
+        "campaign": get_or_create(Campaign.__table__, ("site_id", "name_key"), dims["campaign"]),
+        "city": get_or_create(City.__table__, ("location", "name"), dims["city"]),
     }
-    insert_missing(Location.__table__, ("code",), list(locations.values()))
-    insert_missing(Language.__table__, ("iso_639_3",), list(langs.values()))
+    insert_missing(Location.__table__, ("code",), list(dims["location"].values()))
+    insert_missing(Language.__table__, ("iso_639_3",), list(dims["language"].values()))
     ids["titled"] = []
     for key, row in sorted(paths.items()):  # a path keeps the first title it was seen with
         path_id = ids["path"][key]

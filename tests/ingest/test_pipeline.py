@@ -161,3 +161,9 @@ def test_a_retried_batch_is_counted_once(db, site, app):
     assert count(db, Hit) == 2 and count(db, IngestBatch) == 1
     assert db.session.scalar(select(func.sum(HitCount.pageviews))) == 2
     assert all(h.first_visit for h in db.session.scalars(select(Hit)))
+
+
+def test_a_path_keeps_the_first_title_it_is_seen_with(db, site, store_hits):
+    store_hits(hit(site, "/t"), hit(site, "/t", title="First"), hit(site, "/t", title="Second"))
+    store_hits(hit(site, "/t", title="Later"))
+    assert db.session.scalars(select(Path.title).where(Path.path == "/t")).all() == ["First"]
