@@ -8,6 +8,7 @@ same process, no round trips) the same statements run as ``executemany``. Rows a
 written in key order, so concurrent workers lock conflicting rows in one order and wait for each
 other instead of deadlocking."""
 import re
+from operator import itemgetter
 
 from sqlalchemy import case, insert, select, tuple_
 from sqlalchemy.dialects import postgresql, sqlite
@@ -28,8 +29,11 @@ def _insert(table):
 
 
 def _in_key_order(rows, key_columns):
-    """``rows`` sorted by their key."""
-    return sorted(rows, key=lambda row: tuple((row[c] is None, row[c]) for c in key_columns))
+    """``rows`` sorted by their key (NULLs last)."""
+    try:
+        return sorted(rows, key=itemgetter(*key_columns))  # the usual case: no NULL in keys
+    except TypeError:
+        return sorted(rows, key=lambda row: tuple((row[c] is None, row[c]) for c in key_columns))
 
 
 def _chunks(items, size=CHUNK):

@@ -126,3 +126,10 @@ def test_day_columns_round_trip(db, site):
              "visitors": 2}], add=("visitors",))
     assert rows_of(db, LocationStat, LocationStat.day) == [
         (site.id, path_id, date(2026, 11, 30), "NL", 4)]
+
+
+def test_rows_are_written_in_key_order_nulls_last():
+    rows = [{"a": 2, "b": None}, {"a": 1, "b": "x"}, {"a": 2, "b": "y"}, {"a": 1, "b": None}]
+    assert store._in_key_order(rows, ("a", "b")) == [
+        {"a": 1, "b": "x"}, {"a": 1, "b": None}, {"a": 2, "b": "y"}, {"a": 2, "b": None}]
+    assert store._in_key_order([(3,), (1,), (2,)], range(1)) == [(1,), (2,), (3,)]
