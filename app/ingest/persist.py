@@ -125,8 +125,9 @@ def _write_hits(kept, assignments, dims):
             "location": e.location, "city_id": ids["city"].get((e.location, e.city)),
             "language": e.language, "ip": e.ip, "created_at": e.created_at})
     insert_rows(Hit.__table__, hit_rows)
-    add_to_rollups([dict(row, event=e.event, campaign_ref=e.ref)
-                    for e, row in zip(kept, hit_rows)])
+    for e, row in zip(kept, hit_rows):  # what the rollups need besides the stored row
+        row["event"], row["campaign_ref"] = e.event, e.ref
+    add_to_rollups(hit_rows)
     _mark_sites(kept)
     return ids["titled"]
 
