@@ -1,6 +1,7 @@
 """The hit buffer between the hot path and the persister: a Redis list in production, an
 in-process queue in the embedded default. Batches are claimed, persisted, then acknowledged, so
 a crash at any point leaves the batch to be retried (the persister's ledger makes that safe)."""
+import copy
 import os
 import select
 import threading
@@ -93,13 +94,45 @@ class RedisBuffer:
         self.batch_prefix = f"{prefix}:batch:"
         self._claim = redis.register_script(_CLAIM)
         self._takeover = redis.register_script(_TAKEOVER)
-        self._local = threading.local()
+        self._group_state = None
 
     def push(self, records):
-        """One synchronous RPUSH: when it returns, the records are in Redis. Each thread sends
-        on a connection of its own, which skips the pool's lock and its per-command readiness
-        check (two timeout changes and a read attempt) for one poll of the socket."""
-        connection = self._connection()
+        """Synchronous: when it returns, the records are in Redis (DESIGN.md "Exactly once").
+        Group commit: concurrent pushes of one process share one RPUSH. A thread that finds no
+        RPUSH in flight sends at once — its records plus any queued meanwhile — and is that
+        group's leader; a thread that arrives while one is in flight queues its records in the
+        next group and waits. When an RPUSH returns, every caller in its group returns, or
+        raises its error (nothing is retried: a failed RPUSH may have been applied). Only the
+        leader touches the process's one connection; the ``sending`` flag, set and cleared
+        under the lock, makes sure there is never more than one."""
+        if not records:
+            return
+        state = self._state()
+        with state.lock:
+            group = state.pending
+            group.records.extend(records)
+            while state.sending and not group.done:
+                state.changed.wait()
+            if not group.done:  # nothing in flight and our group unsent: we lead it
+                state.sending = True
+                state.pending = _Group()
+        if group.done:
+            if group.error is not None:
+                raise _copy(group.error) from group.error
+            return
+        try:
+            self._send(state, group.records)
+        except BaseException as exc:
+            group.error = exc
+            raise
+        finally:
+            with state.lock:
+                group.done = True
+                state.sending = False
+                state.changed.notify_all()  # the group's followers, and the next group's
+
+    def _send(self, state, records):
+        connection = self._connection(state)
         connection.retry.call_with_retry(lambda: self._rpush(connection, records),
                                          lambda _: connection.disconnect())
 
@@ -107,16 +140,28 @@ class RedisBuffer:
         connection.send_command("RPUSH", self.queue, *records)
         return connection.read_response()
 
-    def _connection(self):
-        local = self._local
-        connection = getattr(local, "connection", None)
-        if connection is None or local.pid != os.getpid():  # first push, or a forked child
+    def _state(self):
+        """The process's group-commit state, made anew in a forked child (gunicorn pre-forks):
+        a child must not share the parent's connection, nor wait on the parent's groups."""
+        state = self._group_state
+        if state is None or state.pid != os.getpid():
+            # Two threads of a new child may both get here; each then leads on a state of its
+            # own and the first one is dropped once its groups are done: correct, just briefly
+            # a second connection.
+            state = self._group_state = _PushState()
+        return state
+
+    def _connection(self, state):
+        """The state's connection (the leader's alone while it sends): one connection, not the
+        pool per command, which skips the pool's lock and its per-command readiness check (two
+        timeout changes and a read attempt) for one poll of the socket."""
+        connection = state.connection
+        if connection is None:
             pool = self.redis.connection_pool
-            connection = local.connection = pool.connection_class(**pool.connection_kwargs)
-            local.pid = os.getpid()
+            connection = state.connection = pool.connection_class(**pool.connection_kwargs)
         sock = connection._sock
         # As the pool checks a connection it lends: a reply is never pending between two
-        # pushes (a failed command disconnects), so a readable socket was closed by the server
+        # RPUSHes (a failed command disconnects), so a readable socket was closed by the server
         # (restart, idle timeout, CLIENT KILL): reconnect before sending, never after.
         if sock is not None and select.select([sock], [], [], 0)[0]:
             connection.disconnect()
@@ -167,6 +212,38 @@ class RedisBuffer:
         for batch_id in batch_ids:
             pipe.llen(self.batch_prefix + _text(batch_id))
         return queued + sum(pipe.execute())
+
+
+class _Group:
+    """The records of the pushes that share one RPUSH, and its outcome."""
+    __slots__ = ("records", "done", "error")
+
+    def __init__(self):
+        self.records = []
+        self.done = False
+        self.error = None
+
+
+class _PushState:
+    """One process's group commit: the group collecting records, whether an RPUSH is in flight
+    (``sending``), and the connection its leader sends on."""
+
+    def __init__(self):
+        self.pid = os.getpid()
+        self.lock = threading.Lock()
+        self.changed = threading.Condition(self.lock)
+        self.pending = _Group()
+        self.sending = False
+        self.connection = None
+
+
+def _copy(error):
+    """A copy of a group's error for each follower to raise (the same exception object raised in
+    several threads at once would collect all their tracebacks)."""
+    try:
+        return copy.copy(error)
+    except Exception:
+        return error
 
 
 def _text(value):
