@@ -2,6 +2,7 @@
 the active sites that each process reloads every SITE_CACHE_SECONDS (no query per hit)."""
 import functools
 import ipaddress
+import itertools
 import threading
 import time
 from dataclasses import dataclass, field
@@ -43,6 +44,7 @@ class Snapshot:
     by_domain: dict            # cname and link-domain hosts, for Origin/Referer matching
     global_networks: list
     loaded_at: float
+    generation: int = 0        # SiteDirectory's invalidation count when it was loaded
 
     @property
     def only_site(self):
@@ -86,22 +88,52 @@ def _link_host(link_domain):
 
 
 class SiteDirectory:
+    """Answers from a snapshot reloaded every ``ttl`` seconds. A stale snapshot is reloaded by
+    one thread while the others keep answering from it (stale-while-revalidate); only a missing
+    or invalidated one makes callers wait. ``ttl`` 0 (TestingConfig) reloads on every call."""
+
     def __init__(self, ttl=5.0):
         self.ttl = ttl
         self._snapshot = None
-        self._lock = threading.Lock()
+        self._generation = 0              # bumped by invalidate()
+        self._generations = itertools.count(1)
+        self._lock = threading.Lock()     # held by the thread that reloads
 
     def snapshot(self):
         current = self._snapshot
-        if current is None or time.monotonic() - current.loaded_at >= self.ttl:
-            with self._lock:
-                current = self._snapshot
-                if current is None or time.monotonic() - current.loaded_at >= self.ttl:
-                    current = self._snapshot = self._load()
-        return current
+        if current is not None and current.generation == self._generation:
+            if time.monotonic() - current.loaded_at < self.ttl:
+                return current
+            if self.ttl > 0:
+                # Stale: one thread reloads, the others answer from the old snapshot meanwhile.
+                if not self._lock.acquire(blocking=False):
+                    return current
+                try:
+                    if self._snapshot is current:  # nobody reloaded it since we looked
+                        return self._reload()
+                finally:
+                    self._lock.release()
+                return self.snapshot()
+        # None yet, invalidated, or ttl 0: wait for a snapshot loaded after this call began.
+        with self._lock:
+            current = self._snapshot
+            if (current is None or current.generation != self._generation
+                    or time.monotonic() - current.loaded_at >= self.ttl):
+                current = self._reload()
+            return current
 
     def invalidate(self):
+        """The next snapshot() call waits for a snapshot loaded after this one returned (a
+        reload already under way when it was called does not count)."""
+        self._generation = next(self._generations)
         self._snapshot = None
+
+    def _reload(self):
+        generation = self._generation  # read before the queries: an invalidate() during them
+        snapshot = self._load()        # leaves the result marked outdated
+        snapshot.generation = generation
+        self._snapshot = snapshot
+        return snapshot
 
     def _load(self):
         sites = db.session.scalars(select(Site).where(Site.state == "a")).all()
