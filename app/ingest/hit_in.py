@@ -8,6 +8,8 @@ from dataclasses import dataclass, fields
 PAGEVIEW = "pageview"
 EVENT = "event"
 _UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+# What json.dumps(value, separators=(",", ":"), ensure_ascii=False) does, minus the new encoder.
+_encode = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
 
 
 @dataclass(slots=True)
@@ -36,9 +38,9 @@ class HitIn:
 
     def to_wire(self):
         """A compact JSON array in field order (the buffer's storage form). Every field is a
-        scalar, so getattr replaces dataclasses.astuple's deep copy (4x faster on the hot path)."""
-        return json.dumps([getattr(self, name) for name in _NAMES], separators=(",", ":"),
-                          ensure_ascii=False)
+        scalar, so getattr replaces dataclasses.astuple's deep copy (4x faster on the hot path).
+        One encoder for all: json.dumps with keyword arguments would build one per call."""
+        return _encode([getattr(self, name) for name in _NAMES])
 
     @classmethod
     def from_wire(cls, data):
