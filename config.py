@@ -72,7 +72,7 @@ class TestingConfig(Config):
         self.WTF_CSRF_ENABLED = False
         self.PERSIST_INTERVAL = float(env.get("PERSIST_INTERVAL") or 0.05)
         self.PASSWORD_HASHING = "fast"  # same argon2id, cheapest parameters
-        self.SITE_CACHE_SECONDS = 0.0  # see settings changes at once
+        self.SITE_CACHE_SECONDS = float(env.get("SITE_CACHE_SECONDS") or 0.0)  # 0: changes seen at once
         self.EMBEDDED_PERSISTER = _bool(env.get("EMBEDDED_PERSISTER"), False)  # tests flush
 
 

@@ -42,12 +42,18 @@ def prepare_batch(ingest, batch):
     outcome = Counter()
     kept, dropped = [], []
     sites = ingest.sites.snapshot().by_id  # one snapshot for the whole batch
+    reloaded = False
     for record in batch.records:
         try:
             hit = HitIn.from_wire(record)
         except (ValueError, TypeError):
             outcome["invalid"] += 1
             continue
+        if hit.site_id not in sites and not reloaded:
+            # A site created since this process loaded its snapshot, whose hits the web
+            # process already accepted: reload (once per batch) rather than drop them.
+            ingest.sites.invalidate()
+            sites, reloaded = ingest.sites.snapshot().by_id, True
         try:
             kept.append(enrich(hit, sites.get(hit.site_id), ctx))
         except Drop as drop:

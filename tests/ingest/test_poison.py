@@ -70,3 +70,23 @@ def test_an_unstorable_batch_is_split_not_retried_forever(db, site, app):
     db.session.rollback()
     assert sorted(db.session.scalars(select(Path.path))) == ["/a", "/b"]
     assert runtime.buffer.backlog() == 0
+
+
+def test_hits_of_a_site_newer_than_the_workers_snapshot_are_stored(database_url, tmp_path):
+    """The web process may know a new site before the persister's snapshot does."""
+    app = make_app(database_url, tmp_path, SITE_CACHE_SECONDS="3600")
+    with app.app_context():
+        try:
+            old = accounts.create_site("old.example").id
+            ingest().sites.snapshot()           # loaded before the new site exists
+            new = accounts.create_site("new.example").id
+            ingest().push(good(old, "/old"), good(new, "/new"))
+            assert ingest().flush() == 2
+            _db.session.rollback()
+            assert sorted(_db.session.execute(select(Path.site_id, Path.path))) == [
+                (old, "/old"), (new, "/new")]
+            assert _db.session.scalar(select(func.count()).select_from(BotHit)) == 0
+        finally:
+            _db.session.remove()
+            _empty_tables()
+            _db.engine.dispose()
