@@ -3,8 +3,10 @@ and the API families all call these; they take explicit arguments and raise Vali
 import re
 import secrets
 
-from sqlalchemy import func, select
+from flask import current_app
+from sqlalchemy import event, func, select
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 
 from app.auth import hash_password
 from app.clock import utcnow
@@ -18,6 +20,25 @@ USERNAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.@+-]{0,99}$")
 LABEL_RE = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
 MIN_PASSWORD = 8
 _BASE36 = "0123456789abcdefghijklmnopqrstuvwxyz"
+
+
+def _sites_changed():
+    """Sites or ignore lists change with the session's next commit: this process's site
+    directory then reloads at once (other processes within SITE_CACHE_SECONDS)."""
+    db.session.info["ibex_sites_changed"] = True
+
+
+@event.listens_for(Session, "after_commit")
+def _reload_sites(session):
+    if session.info.pop("ibex_sites_changed", False):
+        ingest = current_app.extensions.get("ingest")
+        if ingest is not None:
+            ingest.sites.invalidate()
+
+
+@event.listens_for(Session, "after_rollback")
+def _forget_site_changes(session):
+    session.info.pop("ibex_sites_changed", None)
 
 
 # --- users -----------------------------------------------------------------------------------
@@ -124,6 +145,7 @@ def create_site(domain, name=None, owner=None, link_domain=""):
                 link_domain=_link_domain(link_domain), owner_id=owner.id if owner else None,
                 settings=default_site_settings(), created_at=now, first_hit_at=now)
     db.session.add(site)
+    _sites_changed()
     _commit_unique("domain")
     return site
 
@@ -144,6 +166,7 @@ def update_site(site, *, domain=None, name=None, link_domain=None, settings=None
     if settings is not None:
         site.settings = {**default_site_settings(), **site.settings, **settings}
     site.updated_at = utcnow()
+    _sites_changed()
     _commit_unique("domain")
     return site
 
@@ -154,6 +177,7 @@ def delete_site(site):
     site.state = "d"
     site.cname = None
     site.updated_at = utcnow()
+    _sites_changed()
     db.session.commit()
 
 
@@ -184,6 +208,7 @@ def set_ignored_ips(site, entries, commit=True):
     kept = {entry.network: entry for entry in site.ignored_ips}
     site.ignored_ips = [kept.get(n) or IgnoredIp(network=n, created_at=utcnow())
                         for n in networks]
+    _sites_changed()
     if commit:
         db.session.commit()
 
@@ -198,6 +223,7 @@ def add_global_ignored_ip(entry):
         IgnoredIp.site_id.is_(None), IgnoredIp.network == network))
     if not exists:
         db.session.add(IgnoredIp(site_id=None, network=network, created_at=utcnow()))
+        _sites_changed()
         db.session.commit()
     return network
 

@@ -210,3 +210,33 @@ def test_concurrent_first_runs_create_exactly_one_admin(app, db):
     assert sorted(results) == ["ok", "refused", "refused", "refused"]
     assert accounts.user_count() == 1
     assert len(accounts.active_sites()) == 1
+
+
+def test_site_changes_reach_this_process_site_list_on_commit(database_url, tmp_path):
+    """With a cached site list (SITE_CACHE_SECONDS), a committed site change is seen at once
+    by the process that made it; a change rolled back leaves the cache alone."""
+    from app.extensions import db as _db
+    from app.ingest import ingest
+    from tests.conftest import _empty_tables, make_app
+    app = make_app(database_url, tmp_path, SITE_CACHE_SECONDS="3600")
+    with app.app_context():
+        try:
+            sites = ingest().sites
+            first = accounts.create_site("first.example")
+            assert sites.by_host("first.example").id == first.id
+            second = accounts.create_site("second.example")
+            assert sites.by_host("second.example").id == second.id
+            accounts.set_ignored_ips(second, ["192.0.2.0/24"])
+            assert sites.is_ignored(sites.by_id(second.id), "192.0.2.9")
+            accounts.update_site(second, domain="renamed.example")
+            assert sites.by_host("second.example") is None
+            accounts.delete_site(first)
+            assert sites.by_host("first.example") is None
+            loaded = sites.snapshot()
+            with pytest.raises(ValidationError):
+                accounts.create_site("renamed.example")  # taken: nothing changes
+            assert sites.snapshot() is loaded
+        finally:
+            _db.session.remove()
+            _empty_tables()
+            _db.engine.dispose()
