@@ -32,3 +32,22 @@ def test_a_token_of_another_secret_is_refused_even_when_remembered(app, database
     other = make_app(database_url, tmp_path, SECRET_KEY="another-secret-key-of-enough-length-123")
     with other.app_context():
         assert cache_token.read(token) is None
+
+
+def test_a_new_second_or_another_secret_makes_a_new_token(app, database_url, tmp_path, monkeypatch):
+    now = [1796050000.1]
+    monkeypatch.setattr(cache_token.time, "time", lambda: now[0])
+    first = cache_token.make(3)
+    now[0] = 1796050000.9
+    assert cache_token.make(3) == first            # the same second: the same token
+    assert cache_token.make(4) != first
+    now[0] = 1796050001.0
+    later = cache_token.make(3)
+    assert later != first
+    assert jwt.decode(later, cache_token._key(), algorithms=["HS256"]) == {
+        "website_id": 3, "iat": 1796050001}
+    from tests.conftest import make_app
+    other = make_app(database_url, tmp_path, SECRET_KEY="another-secret-key-of-enough-length-123")
+    with other.app_context():
+        theirs = cache_token.make(3)
+        assert theirs != later and cache_token.read(theirs) == 3
