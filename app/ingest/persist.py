@@ -21,8 +21,10 @@ from app.models import (BotHit, Browser, Campaign, City, Hit, IngestBatch, Langu
                         Path, Ref, Site, System, Url, VisitorSession)
 
 log = logging.getLogger("ibex.ingest")
-# Path ids known to have a title (filled after commits), so titles are not re-checked per batch.
+# Path ids known to have a title (filled after commits), so titles are not re-checked per batch;
+# bounded (re-checking a path's title is a no-op UPDATE).
 _TITLED = set()
+_TITLED_MAX = 100_000
 
 
 @dataclass
@@ -87,6 +89,8 @@ def persist_batch(ingest, batch, prepared=None):
     _write_bot_log(dropped)
     titled = _write_hits(kept, assignments, prepared.dimensions) if kept else ()
     db.session.commit()
+    if len(_TITLED) + len(titled) > _TITLED_MAX:
+        _TITLED.clear()
     _TITLED.update(titled)
     outcome["stored"] += len(kept)
     log.info("persisted batch %s: %s", batch.id, dict(outcome))

@@ -167,3 +167,15 @@ def test_a_path_keeps_the_first_title_it_is_seen_with(db, site, store_hits):
     store_hits(hit(site, "/t"), hit(site, "/t", title="First"), hit(site, "/t", title="Second"))
     store_hits(hit(site, "/t", title="Later"))
     assert db.session.scalars(select(Path.title).where(Path.path == "/t")).all() == ["First"]
+
+
+def test_the_memory_of_titled_paths_is_bounded(db, site, store_hits, monkeypatch):
+    from app.ingest import persist
+    monkeypatch.setattr(persist, "_TITLED_MAX", 2)
+    monkeypatch.setattr(persist, "_TITLED", set())
+    for n in range(5):
+        store_hits(hit(site, f"/bounded-{n}", title=f"T{n}"))
+        assert len(persist._TITLED) <= 2
+    store_hits(hit(site, "/bounded-0", title="Other"))  # forgotten, checked again: kept
+    titles = dict(db.session.execute(select(Path.path, Path.title)).all())
+    assert titles["/bounded-0"] == "T0" and titles["/bounded-4"] == "T4"
