@@ -1,4 +1,5 @@
 """Client IP addresses and networks: who is asking (after ProxyFix) and IP/CIDR parsing."""
+import functools
 import ipaddress
 
 from flask import request
@@ -23,13 +24,24 @@ def parse_network(text):
         raise ValueError("must be a valid IPv4 or IPv6 address or CIDR range") from None
 
 
+@functools.lru_cache(maxsize=8192)  # a visitor's hits share an IP: each is parsed once
+def address(ip):
+    """The ip_address of an IP string (an IPv4-mapped IPv6 address as its IPv4 address), or
+    None when it is not one. Surrounding whitespace is ignored."""
+    try:
+        parsed = ipaddress.ip_address(ip.strip())
+    except (ValueError, AttributeError):
+        return None
+    if parsed.version == 6 and parsed.ipv4_mapped is not None:
+        return parsed.ipv4_mapped
+    return parsed
+
+
+@functools.lru_cache(maxsize=8192)
 def anonymise(ip):
     """Zero the host part: IPv4 to its /24, IPv6 to its /48. Returns a string, '' if invalid."""
-    try:
-        address = ipaddress.ip_address(ip)
-    except ValueError:
+    parsed = address(ip) if isinstance(ip, str) else None
+    if parsed is None:
         return ""
-    if address.version == 6 and address.ipv4_mapped:
-        address = address.ipv4_mapped
-    prefix = 24 if address.version == 4 else 48
-    return str(ipaddress.ip_network(f"{address}/{prefix}", strict=False).network_address)
+    prefix = 24 if parsed.version == 4 else 48
+    return str(ipaddress.ip_network(f"{parsed}/{prefix}", strict=False).network_address)

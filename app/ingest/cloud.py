@@ -2,11 +2,11 @@
 Cloud gets GoatCounter's bot code for that provider (spec/goatcounter.md §11.6). The ranges come
 from app/ingest/data/cloud-ranges.txt, which scripts/build-cloud-ranges.py makes at install."""
 import bisect
-import functools
-import ipaddress
 import logging
 import threading
 from pathlib import Path
+
+from app import netaddr
 
 RANGES_FILE = Path(__file__).parent / "data" / "cloud-ranges.txt"
 log = logging.getLogger("ibex.ingest")
@@ -35,12 +35,9 @@ class CloudRanges:
 
     def code(self, ip):
         """The bot code of the provider whose range holds ``ip`` (a string), else 0."""
-        try:
-            address = ipaddress.ip_address(ip.strip())
-        except (ValueError, AttributeError):
+        address = netaddr.address(ip) if isinstance(ip, str) else None
+        if address is None:
             return 0
-        if address.version == 6 and address.ipv4_mapped is not None:
-            address = address.ipv4_mapped
         firsts, lasts, codes = self._tables[address.version]
         value = int(address)
         index = bisect.bisect_right(firsts, value) - 1
@@ -66,9 +63,4 @@ def _loaded():
 
 def bot_code(ip):
     """GoatCounter's bot code (8–17) for a request from a cloud provider's IP, else 0."""
-    return _cached_code(ip) if isinstance(ip, str) else 0
-
-
-@functools.lru_cache(maxsize=8192)  # a visitor's hits share an IP
-def _cached_code(ip):
     return _loaded().code(ip)

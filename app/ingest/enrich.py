@@ -1,7 +1,6 @@
 """The persister's enrichment steps, in order. Each step fills in an Enriched hit or drops it
 with a reason (bot, ignored-ip, dnt, spam, invalid); reasons are counted and the drops kept in
 the bot log for the "what was filtered" view."""
-import functools
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
@@ -13,8 +12,6 @@ from app.models import Collect
 from app.netaddr import anonymise
 
 URL_MAX = 500
-# Consecutive hits of a visitor share an IP: anonymise each address once (bounded, ~1 MB).
-_anonymise = functools.lru_cache(maxsize=8192)(anonymise)
 
 
 class Drop(Exception):
@@ -179,7 +176,7 @@ def _ip_and_session(e, ctx):
     if hit.ip and mode == "full":
         e.ip = hit.ip[:45]
     elif hit.ip and mode == "anonymised":
-        e.ip = _anonymise(hit.ip) or None
+        e.ip = anonymise(hit.ip) or None
     if hit.no_session or not site.setting("collect") & Collect.SESSION:
         return
     if hit.session or hit.user_agent or hit.ip:

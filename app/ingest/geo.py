@@ -1,7 +1,6 @@
 """GeoIP: visitor IP → country, region and city from a MaxMind database (City or Country),
 and GoatCounter's location-code reduction (spec/goatcounter.md §11.7, spec/umami.md §6.5)."""
 import functools
-import ipaddress
 import os
 import threading
 from dataclasses import dataclass
@@ -9,6 +8,8 @@ from dataclasses import dataclass
 import geoip2.database
 import geoip2.errors
 import maxminddb
+
+from app import netaddr
 
 _lock = threading.Lock()
 _cache = {}
@@ -47,12 +48,9 @@ def _public_address(ip):
     """The address to look up, or None for garbage and for addresses GeoIP cannot place:
     private, loopback, link-local, unique-local, unspecified, reserved, multicast — also in
     their IPv4-mapped IPv6 forms."""
-    try:
-        address = ipaddress.ip_address(ip.strip())
-    except (ValueError, TypeError, AttributeError):
+    address = netaddr.address(ip) if isinstance(ip, str) else None
+    if address is None:
         return None
-    if address.version == 6 and address.ipv4_mapped is not None:
-        address = address.ipv4_mapped
     if (address.is_private or address.is_loopback or address.is_link_local
             or address.is_unspecified or address.is_reserved or address.is_multicast
             or getattr(address, "is_site_local", False)):

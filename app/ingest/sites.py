@@ -10,6 +10,7 @@ from urllib.parse import urlsplit
 
 from sqlalchemy import select
 
+from app import netaddr
 from app.extensions import db
 from app.models import IgnoredIp, Site
 
@@ -68,19 +69,6 @@ def host_of(value):
 def _host_header_host(value):
     """host_of() of a Host header; there are few distinct ones, so each is parsed once."""
     return host_of(value)
-
-
-@functools.lru_cache(maxsize=4096)
-def _address(ip):
-    """The ip_address of a client IP string (an IPv4-mapped IPv6 address as its IPv4
-    address), or None when it is not one; recent ones are remembered."""
-    try:
-        address = ipaddress.ip_address(ip)
-    except ValueError:
-        return None
-    if address.version == 6 and address.ipv4_mapped:
-        address = address.ipv4_mapped
-    return address
 
 
 def _link_host(link_domain):
@@ -186,7 +174,7 @@ class SiteDirectory:
         global_networks = self.snapshot().global_networks
         if not site.networks and not global_networks:
             return False  # the usual case: nothing to parse the IP for
-        address = _address(ip)
+        address = netaddr.address(ip)
         if address is None:
             return False
         return any(address in network for network in (*site.networks, *global_networks)
