@@ -85,16 +85,8 @@ class Ingest:
 
     # --- persisting --------------------------------------------------------------------------
 
-    def flush_once(self):
-        """Persist one batch (a stale one of a dead worker first). Returns hits handled, or 0
-        when the buffer was empty. A failing batch is released for a retry and re-raised."""
-        batch = self._claim()
-        if batch is None:
-            return 0
-        self._persist(batch)
-        return len(batch.records)
-
     def _claim(self):
+        """The next batch to persist: a stale one of a dead worker first, else a new one."""
         batches = self.buffer.stale_batches(older_than=self.stale_after)
         batch = batches[0] if batches else self.buffer.claim(self.batch_size)
         for extra in batches[1:]:
