@@ -16,7 +16,8 @@ from app.ingest.enrich import Context, Drop, enrich
 from app.ingest.hit_in import HitIn
 from app.ingest.paths import bounded_key
 from app.ingest.rollups import add_to_rollups
-from app.ingest.store import get_or_create, insert_missing, insert_rows, upsert_add
+from app.ingest.store import (get_or_create, insert_missing, insert_rows, is_postgresql,
+                              upsert_add)
 from app.models import (BotHit, Browser, Campaign, City, Hit, IngestBatch, Language, Location,
                         Path, Ref, Site, System, Url, VisitorSession)
 
@@ -227,7 +228,7 @@ def _sessions(kept, assignments, ids):
     if not rows:
         return {}
     table = VisitorSession.__table__
-    if db.session.get_bind().dialect.name == "postgresql":  # one statement: upsert and ids
+    if is_postgresql():  # one statement: upsert and ids
         found = {bytes(uuid): id_ for id_, uuid in upsert_add(
             table, ("uuid",), list(rows.values()), least=("first_seen",),
             greatest=("last_seen",), returning=("id", "uuid"))}

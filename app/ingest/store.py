@@ -20,12 +20,13 @@ _PG_DIALECT = postgresql.dialect()
 _statements = {}    # (helper, table, shape) -> PostgreSQL statement text
 
 
-def _is_postgresql():
+def is_postgresql():
+    """True when this session writes to PostgreSQL (set-based statements), else SQLite."""
     return db.session.get_bind().dialect.name == "postgresql"
 
 
 def _insert(table):
-    return (postgresql.insert if _is_postgresql() else sqlite.insert)(table)
+    return (postgresql.insert if is_postgresql() else sqlite.insert)(table)
 
 
 def _in_key_order(rows, key_columns):
@@ -126,7 +127,7 @@ def get_or_create(table, key_columns, rows, id_column="id"):
     ``key_columns``) to the full row dict to insert when absent. Returns {key tuple: id}."""
     if not rows:
         return {}
-    if _is_postgresql():
+    if is_postgresql():
         ids = _pg_lookup(table, key_columns, id_column, list(rows))
         missing = _in_key_order([key for key in rows if key not in ids], range(len(key_columns)))
         if missing:
@@ -160,7 +161,7 @@ def insert_missing(table, key_columns, rows):
     if not rows:
         return
     rows = _in_key_order(rows, key_columns)
-    if _is_postgresql():
+    if is_postgresql():
         _pg_insert(table, rows, conflict=key_columns)
     else:
         db.session.execute(_insert(table).on_conflict_do_nothing(index_elements=key_columns), rows)
@@ -173,7 +174,7 @@ def upsert_add(table, key_columns, rows, add=(), least=(), greatest=(), returnin
     if not rows:
         return []
     rows = _in_key_order(rows, key_columns)
-    if _is_postgresql():
+    if is_postgresql():
         result = _pg_insert(table, rows, conflict=key_columns,
                             updates=_pg_updates(table, add, least, greatest), returning=returning)
         return result.all() if returning else []
@@ -194,7 +195,7 @@ def insert_rows(table, rows):
     """Plain bulk insert: ``COPY`` on PostgreSQL, executemany on SQLite."""
     if not rows:
         return
-    if not _is_postgresql():
+    if not is_postgresql():
         for chunk in _chunks(rows, 2000):
             db.session.execute(insert(table), chunk)
         return
