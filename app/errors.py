@@ -3,7 +3,7 @@ on their blueprints; nothing here ever shows a stack trace."""
 import math
 import time
 
-from flask import jsonify, render_template, request
+from flask import current_app, jsonify, render_template, request
 from flask.globals import request_ctx
 from flask_limiter import RateLimitExceeded
 from flask_wtf.csrf import CSRFError
@@ -23,6 +23,7 @@ TITLES = {
 
 
 def register(app):
+    app.extensions.setdefault("ibex_api_errors", [])
     app.register_error_handler(CSRFError, _csrf_error)
     app.register_error_handler(RateLimitExceeded, _rate_limited)
     app.register_error_handler(HTTPException, _http_error)
@@ -55,8 +56,27 @@ def _rate_limited(exc):
                         {"Retry-After": str(wait)})
 
 
+def register_api_errors(app, prefixes, render):
+    """Let an API family answer HTTP errors (404, 405, 413, …) under its path ``prefixes`` in
+    its own shape: ``render(exc)`` returns a response. Blueprint error handlers cannot do this,
+    since a request that matches no route belongs to no blueprint. The longest prefix wins."""
+    renderers = app.extensions.setdefault("ibex_api_errors", [])
+    renderers.extend((prefix, render) for prefix in prefixes)
+    renderers.sort(key=lambda entry: len(entry[0]), reverse=True)
+
+
+def _api_renderer():
+    for prefix, render in current_app.extensions.get("ibex_api_errors", ()):
+        if request.path.startswith(prefix):
+            return render
+    return None
+
+
 def _http_error(exc):
-    if request.path.startswith("/api/v0/"):  # GoatCounter's JSON shape (spec §4.2)
+    render = _api_renderer()
+    if render is not None:
+        return render(exc)
+    if request.path.startswith("/api/"):  # no family claims it: a plain JSON error
         message = {404: "not found", 405: "method not allowed"}.get(exc.code, exc.description)
         return jsonify(error=message), exc.code or 500
     return render_error(exc.code or 500, exc.description or TITLES.get(exc.code, ""))
@@ -65,6 +85,8 @@ def _http_error(exc):
 def _unexpected(exc):
     if isinstance(exc, HTTPException):
         return _http_error(exc)
-    from flask import current_app
     current_app.logger.exception("unhandled error")
+    render = _api_renderer()
+    if render is not None:
+        return render(InternalServerError(original_exception=exc))
     return render_error(500, InternalServerError.description)

@@ -2,6 +2,7 @@
 {"errors": {…}} (spec §4). The count API lives here; the rest arrives with the API issue."""
 from flask import Blueprint, jsonify
 
+from app import errors
 from app.api.goatcounter import routes
 from app.exceptions import AuthError, PermissionDenied
 
@@ -21,4 +22,11 @@ def _forbidden(exc):
     return jsonify(error=exc.message), 403
 
 
+def _http_error(exc):
+    """404, 405 and other HTTP errors under /api/v0/ (spec §4.2)."""
+    message = {404: "not found", 405: "method not allowed"}.get(exc.code, exc.description)
+    return jsonify(error=message), exc.code or 500
+
+
+bp.record_once(lambda state: errors.register_api_errors(state.app, ("/api/v0/",), _http_error))
 routes.register(bp)
