@@ -5,7 +5,7 @@ import secrets
 
 from flask import current_app
 from sqlalchemy import event, func, select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 
 from app.auth import hash_password
@@ -150,6 +150,22 @@ def create_site(domain, name=None, owner=None, link_domain=""):
     return site
 
 
+def find_or_create_site(domain, owner=None):
+    """The active site for ``domain`` (normalised first), created when there is none; also
+    when a concurrent request creates it first. Returns (site, created)."""
+    cname = normalise_domain(domain)
+    site = find_site_by_domain(cname)
+    if site is not None:
+        return site, False
+    try:
+        return create_site(cname, owner=owner), True
+    except ValidationError:
+        site = find_site_by_domain(cname)
+        if site is None:
+            raise
+        return site, False
+
+
 def update_site(site, *, domain=None, name=None, link_domain=None, settings=None):
     """Change a site's domain, name, link domain and settings (merged into the current ones)."""
     if domain is not None:
@@ -228,6 +244,27 @@ def add_global_ignored_ip(entry):
     return network
 
 
+def remove_global_ignored_ip(entry):
+    """Remove an IP or range from the server-wide ignore list. Idempotent: an entry that is not
+    on the list, or is no IP at all, changes nothing. Returns True when a row was removed."""
+    try:
+        network = str(parse_network(entry))
+    except ValueError:
+        return False
+    removed = db.session.execute(IgnoredIp.__table__.delete().where(
+        IgnoredIp.site_id.is_(None), IgnoredIp.network == network)).rowcount
+    if removed:
+        _sites_changed()
+    db.session.commit()
+    return bool(removed)
+
+
+def global_ignored_ips():
+    """The server-wide ignore list (IgnoredIp rows), oldest first."""
+    return db.session.scalars(select(IgnoredIp).where(IgnoredIp.site_id.is_(None))
+                              .order_by(IgnoredIp.id)).all()
+
+
 # --- API tokens ------------------------------------------------------------------------------
 
 def new_token_secret():
@@ -281,6 +318,50 @@ def create_token(user, name, permissions=ALL_PERMISSIONS, sites=None):
     db.session.add(token)
     db.session.commit()
     return token, secret
+
+
+BOOTSTRAP_TOKEN = "bootstrap-token"
+
+
+def active_token_count():
+    return db.session.scalar(select(func.count()).select_from(ApiToken)
+                             .where(ApiToken.revoked_at.is_(None)))
+
+
+def bootstrap_owner():
+    """Who owns a token issued without credentials: the first superuser, else the first admin
+    (None before the first-run setup)."""
+    for roles in (("*",), ("a",)):
+        user = db.session.scalar(select(User).where(User.role.in_(roles)).order_by(User.id))
+        if user is not None:
+            return user
+    return None
+
+
+def create_bootstrap_token(name):
+    """Issue the installation's one credential-less token (all permissions, all sites): only
+    while no active token exists at all, and only once ever (claimed in AppState in the same
+    transaction, so of two concurrent first calls one wins). Returns (token, secret); raises
+    AlreadyDone, or ValidationError when no admin exists yet to own it."""
+    for attempt in range(3):
+        if active_token_count():
+            raise AlreadyDone(BOOTSTRAP_TOKEN)
+        owner = bootstrap_owner()
+        if owner is None:
+            raise ValidationError.single("user", "no admin user exists yet")
+        try:
+            claim_once(BOOTSTRAP_TOKEN, {"user_id": owner.id})
+            return create_token(owner, name)
+        except OperationalError:
+            # SQLite: a concurrent writer committed after this transaction began reading;
+            # start again from a fresh snapshot (which then sees that writer's token).
+            db.session.rollback()
+            if attempt == 2:
+                raise
+        except Exception:
+            db.session.rollback()
+            raise
+    raise AlreadyDone(BOOTSTRAP_TOKEN)
 
 
 def revoke_token(token):
