@@ -9,6 +9,7 @@ from app.models.rollups import (BrowserStat, CampaignStat, HitCount, LanguageSta
                                 RefCount, SizeStat, SystemStat)
 from app.models.sites import (COLLECT_DEFAULT, COLLECT_LABELS, IP_MODES, VISIBILITY, Collect,
                               IgnoredIp, Site, default_site_settings)
+from app.models.umami import UmamiLoginToken
 
 __all__ = [
     "ALL_PERMISSIONS", "ALL_SITES", "PERMISSION_LABELS", "PERMISSIONS", "ROLES", "ApiToken",
@@ -17,4 +18,5 @@ __all__ = [
     "Export", "Import", "BrowserStat", "CampaignStat", "HitCount", "LanguageStat",
     "LocationStat", "RefCount", "SizeStat", "SystemStat", "COLLECT_DEFAULT", "COLLECT_LABELS",
     "IP_MODES", "VISIBILITY", "Collect", "IgnoredIp", "Site", "default_site_settings",
+    "UmamiLoginToken",
 ]
