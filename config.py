@@ -53,6 +53,8 @@ class Config:
         self.REMEMBER_COOKIE_SAMESITE = "Lax"
         self.WTF_CSRF_TIME_LIMIT = None  # CSRF tokens live as long as the session
         self.PASSWORD_HASHING = "strong"  # argon2id; only the test suite uses "fast"
+        # Umami API login tokens (revocable) expire after this many days.
+        self.UMAMI_TOKEN_DAYS = float(get("UMAMI_TOKEN_DAYS", "365"))
 
     def check(self):
         """Raise RuntimeError when the configuration is unsafe to run; embedded mode is lenient."""
