@@ -1,0 +1,214 @@
+"""The dimension registry: each breakdown of visitors (browsers, systems, locations, languages,
+sizes, campaigns, top referrers) is one entry saying which rollup it reads, how rows group and
+are named, and how its drill-down works. ``service.breakdown`` and ``service.drilldown`` serve
+them all."""
+from dataclasses import dataclass
+from typing import Callable
+
+from sqlalchemy import String, and_, case, cast, func, literal, select
+
+from app.exceptions import ValidationError
+from app.models import (Browser, BrowserStat, Campaign, CampaignStat, Language, LanguageStat,
+                        Location, LocationStat, Path, Ref, RefCount, SizeStat, System,
+                        SystemStat)
+
+UNKNOWN = "(unknown)"
+# Screen-width buckets (spec §11.5), in their fixed output order.
+SIZE_BUCKETS = (("phone", 1, 600), ("tablet", 601, 1000), ("desktop", 1001, 1920),
+                ("desktophd", 1921, None), ("unknown", 0, 0))
+
+
+@dataclass(frozen=True)
+class Row:
+    """One breakdown row: ``id`` (None when the spec omits it), display ``name``, visitors."""
+    id: str | None
+    name: str
+    count: int
+    ref_scheme: str | None = None
+
+
+@dataclass(frozen=True)
+class Dimension:
+    """``rows(q, link_domain)`` → a select of (key, name, count[, scheme]) in output order, before paging;
+    ``drill(q, key)`` → a select of (name, count) in output order, or None when the
+    dimension has no drill-down. ``day_based``: the rollup is per UTC day (else per hour)."""
+    name: str
+    rows: Callable
+    to_row: Callable
+    drill: Callable | None = None
+    day_based: bool = True
+    paged: bool = True
+
+
+def _scope(q, table):
+    """The WHERE clause every rollup read shares: site, range, path selection."""
+    if getattr(table, "day", None) is not None:
+        clauses = [table.site_id == q.site_id, table.day >= q.first_day, table.day <= q.last_day]
+    else:
+        clauses = [table.site_id == q.site_id, table.hour >= q.start, table.hour <= q.end]
+    if q.include_paths is not None:
+        clauses.append(table.path_id.in_(q.include_paths) if q.include_paths else literal(False))
+    if q.exclude_paths:
+        clauses.append(table.path_id.not_in(q.exclude_paths))
+    return and_(*clauses)
+
+
+def _named_versions(q, stat, model, fk, key):
+    """Drill-down of browsers/systems: one row per version of the name ``key``."""
+    label = func.trim(model.name + literal(" ") + model.version)
+    count = func.sum(stat.visitors)
+    return (select(label, count).join(model, model.id == fk)
+            .where(_scope(q, stat), func.lower(model.name) == key.lower())
+            .group_by(label).having(count > 0).order_by(count.desc(), label))
+
+
+def _browsers(q, _link_domain=""):
+    count = func.sum(BrowserStat.visitors)
+    return (select(Browser.name, Browser.name, count)
+            .join(Browser, Browser.id == BrowserStat.browser_id)
+            .where(_scope(q, BrowserStat)).group_by(Browser.name).having(count > 0)
+            .order_by(count.desc(), Browser.name))
+
+
+def _systems(q, _link_domain=""):
+    count = func.sum(SystemStat.visitors)
+    return (select(System.name, System.name, count)
+            .join(System, System.id == SystemStat.system_id)
+            .where(_scope(q, SystemStat)).group_by(System.name).having(count > 0)
+            .order_by(count.desc(), System.name))
+
+
+def _named_row(key, name, count):
+    """Browsers and systems: the unknown ("") row has no id and an empty name."""
+    return Row(id=key or None, name=name or "", count=int(count))
+
+
+def _country():
+    # Locations are "CC" or "CC-RR"; the country is the first two characters ("" = unknown).
+    return func.substr(LocationStat.location, 1, 2)
+
+
+def _locations(q, _link_domain=""):
+    count = func.sum(LocationStat.visitors)
+    country = _country()
+    counts = (select(country.label("country"), count.label("visitors"))
+              .where(_scope(q, LocationStat)).group_by(country).having(count > 0).subquery())
+    name = (select(func.max(Location.country_name)).where(Location.country == counts.c.country)
+            .scalar_subquery())
+    return (select(counts.c.country, name, counts.c.visitors)
+            .order_by(counts.c.visitors.desc(), counts.c.country))
+
+
+def _coded_row(key, name, count):
+    if not key:
+        return Row(id=UNKNOWN, name=UNKNOWN, count=int(count))
+    return Row(id=key, name=name or key, count=int(count))
+
+
+def _location_drill(q, key):
+    # One row per stored location (the country-level row and each region), named by region.
+    count = func.sum(LocationStat.visitors)
+    name = func.coalesce(func.max(Location.region_name), literal(""))
+    return (select(name, count)
+            .join(Location, Location.code == LocationStat.location, isouter=True)
+            .where(_scope(q, LocationStat), _country() == key.upper()[:2])
+            .group_by(LocationStat.location).having(count > 0)
+            .order_by(count.desc(), name, LocationStat.location))
+
+
+def _languages(q, _link_domain=""):
+    count = func.sum(LanguageStat.visitors)
+    return (select(LanguageStat.language, func.max(Language.name), count)
+            .join(Language, Language.iso_639_3 == LanguageStat.language, isouter=True)
+            .where(_scope(q, LanguageStat)).group_by(LanguageStat.language)
+            .having(count > 0).order_by(count.desc(), LanguageStat.language))
+
+
+def _size_bucket():
+    width = SizeStat.width
+    whens = [(width == 0, "unknown")]
+    for bucket, low, high in SIZE_BUCKETS[:-1]:
+        whens.append(((width >= low) & (width <= high), bucket) if high else
+                     (width >= low, bucket))
+    return case(*whens, else_="unknown")
+
+
+def _sizes(q, _link_domain=""):
+    bucket = _size_bucket()
+    count = func.sum(SizeStat.visitors)
+    return select(bucket, literal(""), count).where(_scope(q, SizeStat)).group_by(bucket)
+
+
+def _size_drill(q, key):
+    names = [bucket for bucket, _, _ in SIZE_BUCKETS]
+    if key not in names:
+        raise ValidationError.single("id", "must be one of ‘" + ", ".join(names) + "’")
+    count = func.sum(SizeStat.visitors)
+    # Ordered as the names "↔︎ <width>px" sort as strings (spec §5.11).
+    return (select(SizeStat.width, count).where(_scope(q, SizeStat), _size_bucket() == key)
+            .group_by(SizeStat.width).having(count > 0)
+            .order_by(count.desc(), cast(SizeStat.width, String)))
+
+
+def _campaigns(q, _link_domain=""):
+    count = func.sum(CampaignStat.visitors)
+    return (select(Campaign.id, func.max(Campaign.name), count)
+            .join(Campaign, Campaign.id == CampaignStat.campaign_id)
+            .where(_scope(q, CampaignStat)).group_by(Campaign.id).having(count > 0)
+            .order_by(count.desc(), Campaign.id))
+
+
+def _campaign_drill(q, key):
+    if not key.isdigit() or int(key) > 2**31 - 1:
+        raise ValidationError.single("id", "must be a whole number")
+    count = func.sum(CampaignStat.visitors)
+    return (select(CampaignStat.ref, count)
+            .where(_scope(q, CampaignStat), CampaignStat.campaign_id == int(key))
+            .group_by(CampaignStat.ref).having(count > 0).order_by(count.desc(), CampaignStat.ref))
+
+
+def _toprefs(q, link_domain=""):
+    count = func.sum(RefCount.visitors)
+    query = (select(Ref.ref, Ref.ref, count, Ref.ref_scheme, Ref.id)
+             .join(Ref, Ref.id == RefCount.ref_id).where(_scope(q, RefCount))
+             .group_by(Ref.id, Ref.ref, Ref.ref_scheme).having(count > 0)
+             .order_by(count.desc(), Ref.id))
+    if link_domain:
+        query = query.where(~Ref.ref_key.startswith(link_domain.lower(), autoescape=True))
+    return query
+
+
+def _ref_row(key, name, count, scheme, _ref_id=None):
+    return Row(id=key or None, name=name or "", count=int(count), ref_scheme=scheme)
+
+
+def _toprefs_drill(q, key):
+    count = func.sum(RefCount.visitors)
+    return (select(Path.path, count).join(Ref, Ref.id == RefCount.ref_id)
+            .join(Path, Path.id == RefCount.path_id)
+            .where(_scope(q, RefCount), Ref.ref_key == key.lower())
+            .group_by(Path.id, Path.path).having(count > 0).order_by(count.desc(), Path.path))
+
+
+DIMENSIONS = {d.name: d for d in (
+    Dimension("browsers", _browsers, _named_row,
+              lambda q, key: _named_versions(q, BrowserStat, Browser, BrowserStat.browser_id, key)),
+    Dimension("systems", _systems, _named_row,
+              lambda q, key: _named_versions(q, SystemStat, System, SystemStat.system_id, key)),
+    Dimension("locations", _locations, _coded_row, _location_drill),
+    Dimension("languages", _languages, _coded_row),
+    Dimension("sizes", _sizes, lambda key, name, count: Row(key, name, int(count)),
+              _size_drill, paged=False),
+    Dimension("campaigns", _campaigns, lambda key, name, count: Row(str(key), name, int(count)),
+              _campaign_drill),
+    Dimension("toprefs", _toprefs, _ref_row, _toprefs_drill, day_based=False),
+)}
+
+
+def get(name):
+    """The registered dimension called ``name``, or ValidationError on ``page``."""
+    try:
+        return DIMENSIONS[name]
+    except KeyError:
+        raise ValidationError.single("page", "must be one of ‘" + ", ".join(DIMENSIONS) + "’") \
+            from None
