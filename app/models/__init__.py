@@ -4,7 +4,7 @@ from app.models.accounts import (ALL_PERMISSIONS, ALL_SITES, PERMISSION_LABELS, 
 from app.models.dimensions import (Browser, Campaign, City, Language, Location, Path, Ref, System,
                                    Url)
 from app.models.hits import BotHit, Hit, IngestBatch, Visit, VisitorSession
-from app.models.jobs import Export, Import
+from app.models.jobs import Export, Import, ImportedHit
 from app.models.rollups import (BrowserStat, CampaignStat, HitCount, LanguageStat, LocationStat,
                                 RefCount, SizeStat, SystemStat)
 from app.models.sites import (COLLECT_DEFAULT, COLLECT_LABELS, IP_MODES, VISIBILITY, Collect,
@@ -15,7 +15,7 @@ __all__ = [
     "ALL_PERMISSIONS", "ALL_SITES", "PERMISSION_LABELS", "PERMISSIONS", "ROLES", "ApiToken",
     "AppState", "User", "default_user_settings", "Browser", "Campaign", "City", "Language", "Location",
     "Path", "Ref", "System", "Url", "BotHit", "Hit", "IngestBatch", "Visit", "VisitorSession",
-    "Export", "Import", "BrowserStat", "CampaignStat", "HitCount", "LanguageStat",
+    "Export", "Import", "ImportedHit", "BrowserStat", "CampaignStat", "HitCount", "LanguageStat",
     "LocationStat", "RefCount", "SizeStat", "SystemStat", "COLLECT_DEFAULT", "COLLECT_LABELS",
     "IP_MODES", "VISIBILITY", "Collect", "IgnoredIp", "Site", "default_site_settings",
     "UmamiLoginToken",

@@ -1,7 +1,8 @@
-"""Records of long-running work users start: exports (GoatCounter §5.3) and imports."""
+"""Records of long-running work users start: exports (GoatCounter §5.3) and imports, and the
+ledger of imported rows that makes re-importing a file harmless."""
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Integer, String, Text
+from sqlalchemy import ForeignKey, Integer, LargeBinary, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.extensions import db
@@ -43,3 +44,13 @@ class Import(db.Model):
     error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime]
     finished_at: Mapped[datetime | None]
+
+
+class ImportedHit(db.Model):
+    """One imported CSV row per site, by a digest of its fields and its occurrence in the file:
+    a row already in the ledger is skipped, so importing a file again counts nothing twice."""
+    __tablename__ = "imported_hits"
+
+    site_id: Mapped[int] = mapped_column(ForeignKey("sites.id", ondelete="CASCADE"),
+                                         primary_key=True)
+    row_key: Mapped[bytes] = mapped_column(LargeBinary(16), primary_key=True)
