@@ -364,6 +364,20 @@ def create_bootstrap_token(name):
     raise AlreadyDone(BOOTSTRAP_TOKEN)
 
 
+def active_tokens(user):
+    """A user's unrevoked tokens, oldest first."""
+    return db.session.scalars(select(ApiToken).where(
+        ApiToken.user_id == user.id, ApiToken.revoked_at.is_(None)).order_by(ApiToken.id)).all()
+
+
+def active_token(user, token_id):
+    """The user's unrevoked token with this id, or None (also for ids no column can hold)."""
+    if not 0 < token_id < 2 ** 31:
+        return None
+    return db.session.scalar(select(ApiToken).where(
+        ApiToken.id == token_id, ApiToken.user_id == user.id, ApiToken.revoked_at.is_(None)))
+
+
 def revoke_token(token):
     if token.revoked_at is None:
         token.revoked_at = utcnow()
