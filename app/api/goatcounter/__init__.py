@@ -6,7 +6,7 @@ from flask import Blueprint, current_app, jsonify
 from werkzeug.exceptions import HTTPException
 
 from app import errors
-from app.api.goatcounter import routes
+from app.api.goatcounter import routes, stats
 from app.api.goatcounter.decoding import ApiError
 from app.exceptions import AuthError, PermissionDenied, ValidationError
 
@@ -71,3 +71,4 @@ def _http_error(exc):
 
 bp.record_once(lambda state: errors.register_api_errors(state.app, (PREFIX + "/",), _http_error))
 routes.register(bp)
+stats.register(bp)
