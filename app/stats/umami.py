@@ -1,0 +1,385 @@
+"""Umami's statistics (spec/umami.md §7): summary, pageview/event time series, metrics, active
+visitors and realtime rows. Whole UTC hours are read from aggregates (visits = session × UTC
+hour, visitor_sessions, hit_counts); only the partial hours at the ends of a range, the url
+filter and the per-url/referrer/event lists read raw hits.
+
+Every function takes naive UTC datetimes ``start`` and ``end`` (both inclusive, any
+precision) and returns plain data. A hit without a session (sessions off, GoatCounter's
+no_sessions) counts as a visit and a visitor of its own, as in the GoatCounter family."""
+import functools
+import uuid
+from collections import Counter, defaultdict
+from datetime import timedelta, timezone
+from zoneinfo import ZoneInfo, available_timezones
+
+from sqlalchemy import String, and_, case, cast, func, literal, or_, select, union
+
+from app.extensions import db
+from app.models import Hit, HitCount, Path, Url, Visit, VisitorSession
+
+HOUR = timedelta(hours=1)
+SECOND = timedelta(seconds=1)
+UNITS = ("year", "month", "day", "hour")
+SESSION_METRICS = {"browser": VisitorSession.umami_browser, "os": VisitorSession.umami_os,
+                   "device": VisitorSession.device,
+                   "country": func.substr(VisitorSession.location, 1, 2)}
+METRICS = ("url", "referrer", "event", *SESSION_METRICS)
+_PY_FORMATS = {"hour": "%Y-%m-%d %H:00:00", "day": "%Y-%m-%d", "month": "%Y-%m-01",
+               "year": "%Y-01-01"}
+_PG_FORMATS = {"hour": "YYYY-MM-DD HH24:00:00", "day": "YYYY-MM-DD", "month": "YYYY-MM-01",
+               "year": "YYYY-01-01"}
+REALTIME_LIMIT = 5000  # rows of each kind per realtime answer, newest first
+
+
+class _Parts:
+    """A range split into whole UTC hours [hours_from, hours_to) read from aggregates, and the
+    raw-hit conditions for what lies outside them."""
+
+    def __init__(self, start, end, whole=True):
+        first = start.replace(minute=0, second=0, microsecond=0)
+        self.hours_from = first if first == start else first + HOUR
+        self.hours_to = (end + SECOND).replace(minute=0, second=0, microsecond=0)
+        self.start, self.end = start, end
+        if not whole or self.hours_from >= self.hours_to:
+            self.hours_from = self.hours_to = None
+
+    @property
+    def has_hours(self):
+        return self.hours_from is not None
+
+    def hours(self, column):
+        return and_(column >= self.hours_from, column < self.hours_to)
+
+    def raw(self, column):
+        """The condition on hits.created_at for the raw part (None when there is none)."""
+        if not self.has_hours:
+            return and_(column >= self.start, column <= self.end)
+        parts = []
+        if self.start < self.hours_from:
+            parts.append(and_(column >= self.start, column < self.hours_from))
+        if self.hours_to <= self.end:
+            parts.append(and_(column >= self.hours_to, column <= self.end))
+        return or_(*parts) if parts else None
+
+
+def _url_id(url):
+    return select(Url.id).where(Url.url == url).scalar_subquery()
+
+
+def _pageviews(site_id, when, url=None):
+    """A select of raw pageview hits of a site matching the condition ``when``."""
+    query = (select(Hit.session_id, Hit.created_at).join(Path, Path.id == Hit.path_id)
+             .where(Hit.site_id == site_id, Path.event.is_(False), when))
+    return query.where(Hit.url_id == _url_id(url)) if url is not None else query
+
+
+def _raw_visits(site_id, when, url=None):
+    """Visits ({(session id, hour): [pageviews, first, last]}) built from raw hits; a hit
+    without a session is a visit of its own (keyed by a negative number)."""
+    visits = {}
+    for n, (session_id, created) in enumerate(db.session.execute(_pageviews(site_id, when, url))):
+        key = (session_id if session_id is not None else -n - 1,
+               created.replace(minute=0, second=0, microsecond=0))
+        visit = visits.get(key)
+        if visit is None:
+            visits[key] = [1, created, created]
+        else:
+            visit[0] += 1
+            visit[1], visit[2] = min(visit[1], created), max(visit[2], created)
+    return visits
+
+
+def summary(site_id, start, end, url=None):
+    """{"pageviews", "uniques", "bounces", "totaltime"} over pageviews in [start, end]:
+    visits are session × UTC hour; bounces are visits of one pageview; totaltime is the sum
+    of whole seconds between each visit's first and last pageview."""
+    parts = _Parts(start, end, whole=url is None)
+    pageviews = uniques = bounces = totaltime = 0
+    hour_sessions = set()
+    if parts.has_hours:
+        row = db.session.execute(
+            select(func.count(), func.coalesce(func.sum(Visit.pageviews), 0),
+                   func.coalesce(func.sum(case((Visit.pageviews == 1, 1), else_=0)), 0),
+                   func.count(func.distinct(Visit.session_id)))
+            .where(Visit.site_id == site_id, parts.hours(Visit.hour))).one()
+        _visits, pageviews, bounces, uniques = (int(value) for value in row)
+        totaltime = _visit_seconds(site_id, parts)
+        sessionless = _hour_pageviews(site_id, parts) - pageviews
+        pageviews, bounces, uniques = (pageviews + sessionless, bounces + sessionless,
+                                       uniques + sessionless)
+    raw_when = parts.raw(Hit.created_at)
+    if raw_when is not None:
+        visits = _raw_visits(site_id, raw_when, url)
+        sessions = {key[0] for key in visits if key[0] > 0}
+        if parts.has_hours and sessions:
+            hour_sessions = set(db.session.scalars(select(Visit.session_id).distinct().where(
+                Visit.site_id == site_id, parts.hours(Visit.hour),
+                Visit.session_id.in_(sessions))))
+        for (session_id, _hour), (count, first, last) in visits.items():
+            pageviews += count
+            bounces += count == 1
+            totaltime += int((last - first).total_seconds())
+        uniques += len(sessions - hour_sessions) + sum(1 for key in visits if key[0] < 0)
+    return {"pageviews": pageviews, "uniques": uniques, "bounces": bounces,
+            "totaltime": totaltime}
+
+
+def _visit_seconds(site_id, parts):
+    """Σ whole seconds between first and last pageview of the visits in the whole hours."""
+    if db.engine.dialect.name == "postgresql":
+        seconds = func.floor(func.extract("epoch", Visit.last_at - Visit.first_at))
+    else:
+        seconds = (cast(func.strftime("%s", Visit.last_at), db.Integer)
+                   - cast(func.strftime("%s", Visit.first_at), db.Integer))
+    return int(db.session.scalar(select(func.coalesce(func.sum(seconds), 0)).where(
+        Visit.site_id == site_id, parts.hours(Visit.hour), Visit.pageviews > 1)) or 0)
+
+
+def _hour_pageviews(site_id, parts, label=None):
+    """Pageviews of the whole hours from hit_counts (also those without a session); a dict
+    by ``label(column)`` when given."""
+    total = func.coalesce(func.sum(HitCount.pageviews), 0)
+    where = (HitCount.site_id == site_id, Path.event.is_(False), parts.hours(HitCount.hour))
+    if label is None:
+        return int(db.session.scalar(select(total).select_from(HitCount)
+                                     .join(Path, Path.id == HitCount.path_id).where(*where)))
+    labelled = label(HitCount.hour)
+    return {t: int(n) for t, n in db.session.execute(
+        select(labelled, total).select_from(HitCount).join(Path, Path.id == HitCount.path_id)
+        .where(*where).group_by(labelled))}
+
+
+# --- time series ------------------------------------------------------------------------------
+
+def zone(name):
+    """The IANA zone named ``name`` (looked up case-insensitively), or None."""
+    found = _zone_names().get((name or "").lower()) if isinstance(name, str) else None
+    return ZoneInfo(found) if found else None
+
+
+@functools.cache
+def _zone_names():
+    names = {name.lower(): name for name in available_timezones()}
+    names.setdefault("utc", "UTC")
+    return names
+
+
+def _offsets(tz, start, end):
+    """[(from UTC instant, offset seconds)] covering [start, end], first from ``start``."""
+    def offset(moment):
+        return int(moment.replace(tzinfo=timezone.utc).astimezone(tz).utcoffset().total_seconds())
+
+    result = [(start, offset(start))]
+    moment = start.replace(minute=0, second=0, microsecond=0)
+    step = timedelta(days=1)
+    while moment < end:
+        nxt = min(moment + step, end)
+        if offset(nxt) != result[-1][1]:
+            probe = moment
+            while probe < nxt:  # find the hour (zones change on quarter hours at most)
+                probe += timedelta(minutes=15)
+                if offset(probe) != result[-1][1]:
+                    result.append((probe, offset(probe)))
+                    break
+        moment = nxt
+    return result
+
+
+def _offset_expr(column, offsets):
+    if len(offsets) == 1:
+        return literal(offsets[0][1])
+    return case(*((column < since, off) for (_s, off), (since, _o) in
+                  zip(offsets, offsets[1:])), else_=offsets[-1][1])
+
+
+def _labeller(offsets, unit):
+    """label(column) → SQL expression giving the bucket's ``t`` text in local time."""
+    def label(column):
+        shift = _offset_expr(column, offsets)
+        if db.engine.dialect.name == "postgresql":
+            return func.to_char(column + func.make_interval(0, 0, 0, 0, 0, 0, shift),
+                                _PG_FORMATS[unit])
+        return func.strftime(_PY_FORMATS[unit], column,
+                             func.printf("%d seconds", shift)).cast(String)
+    return label
+
+
+def _py_label(moment, offsets, unit):
+    shift = offsets[0][1]
+    for since, off in offsets:
+        if moment >= since:
+            shift = off
+    return (moment + timedelta(seconds=shift)).strftime(_PY_FORMATS[unit])
+
+
+def pageviews_series(site_id, start, end, unit, tz, url=None):
+    """{"pageviews": [{t, y}], "sessions": [{t, y}]}: pageviews and distinct sessions per
+    local bucket of ``unit`` in zone ``tz`` (DST-aware), only buckets with data, by ``t``."""
+    offsets = _offsets(tz, start, end)
+    whole = url is None and all(off % 3600 == 0 for _s, off in offsets)
+    parts = _Parts(start, end, whole=whole)
+    views, sessions = Counter(), Counter()
+    bucket_sessions = defaultdict(set)
+    if parts.has_hours:
+        label = _labeller(offsets, unit)
+        labelled = label(Visit.hour)
+        visit_views = {}
+        for t, n_sessions, n_views in db.session.execute(
+                select(labelled, func.count(func.distinct(Visit.session_id)),
+                       func.sum(Visit.pageviews))
+                .where(Visit.site_id == site_id, parts.hours(Visit.hour)).group_by(labelled)):
+            sessions[t] += n_sessions
+            visit_views[t] = int(n_views)
+        for t, n in _hour_pageviews(site_id, parts, label).items():
+            if n:
+                views[t] += n
+                sessions[t] += n - visit_views.get(t, 0)  # sessionless: one session each
+    raw_when = parts.raw(Hit.created_at)
+    if raw_when is not None:
+        raw = list(db.session.execute(_pageviews(site_id, raw_when, url)))
+        for session_id, created in raw:
+            t = _py_label(created, offsets, unit)
+            views[t] += 1
+            if session_id is None:
+                sessions[t] += 1
+            else:
+                bucket_sessions[t].add(session_id)
+        _add_raw_sessions(site_id, parts, offsets, unit, bucket_sessions, sessions)
+    ordered = sorted(views)
+    return {"pageviews": [{"t": t, "y": views[t]} for t in ordered],
+            "sessions": [{"t": t, "y": sessions[t]} for t in ordered if sessions[t]]}
+
+
+def _add_raw_sessions(site_id, parts, offsets, unit, bucket_sessions, sessions):
+    """Count the sessions seen in raw hits, except those a whole hour of the same bucket
+    already counted."""
+    counted = set()
+    ids = set().union(*bucket_sessions.values()) if bucket_sessions else set()
+    if parts.has_hours and ids:
+        for session_id, hour in db.session.execute(
+                select(Visit.session_id, Visit.hour).where(
+                    Visit.site_id == site_id, parts.hours(Visit.hour),
+                    Visit.session_id.in_(ids))):
+            counted.add((_py_label(hour, offsets, unit), session_id))
+    for t, ids_in_bucket in bucket_sessions.items():
+        sessions[t] += sum(1 for sid in ids_in_bucket if (t, sid) not in counted)
+
+
+def events_series(site_id, start, end, unit, tz, url=None):
+    """[{x: event value, t, y}] events per (value, local bucket), by ``t`` then ``x``."""
+    offsets = _offsets(tz, start, end)
+    query = (select(Path.path, Hit.created_at).join(Path, Path.id == Hit.path_id)
+             .where(Hit.site_id == site_id, Path.event.is_(True),
+                    Hit.created_at >= start, Hit.created_at <= end))
+    if url is not None:
+        query = query.where(Hit.url_id == _url_id(url))
+    counts = Counter((_py_label(created, offsets, unit), value)
+                     for value, created in db.session.execute(query))
+    return [{"x": x, "t": t, "y": y} for (t, x), y in sorted(counts.items())]
+
+
+# --- metrics ----------------------------------------------------------------------------------
+
+def metrics(site_id, start, end, kind, url=None):
+    """[{x, y}] by y descending for one of METRICS (spec §7.5); ``url`` is ignored for
+    "url", as upstream does."""
+    if kind in SESSION_METRICS:
+        rows = _session_metric(site_id, start, end, SESSION_METRICS[kind], url)
+    else:
+        rows = _hit_metric(site_id, start, end, kind, url)
+    return [{"x": x, "y": int(y)} for x, y in sorted(rows, key=lambda row: (-row[1],
+                                                                             row[0] or ""))]
+
+
+def _hit_metric(site_id, start, end, kind, url):
+    in_range = and_(Hit.site_id == site_id, Hit.created_at >= start, Hit.created_at <= end)
+    if kind == "event":
+        query = (select(Hit.event_type, Path.path, func.count())
+                 .join(Path, Path.id == Hit.path_id)
+                 .where(in_range, Path.event.is_(True)).group_by(Hit.event_type, Path.path))
+        if url is not None:
+            query = query.where(Hit.url_id == _url_id(url))
+        counts = Counter()
+        for event_type, value, n in db.session.execute(query):
+            counts[f"{event_type or ''}\t{value}"] += n
+        return counts.items()
+    column = Hit.url_id if kind == "url" else Hit.referrer_url_id
+    query = (select(column, Path.path, func.count()).join(Path, Path.id == Hit.path_id)
+             .where(in_range, Path.event.is_(False)).group_by(column, Path.path))
+    if kind == "referrer" and url is not None:
+        query = query.where(Hit.url_id == _url_id(url))
+    rows = list(db.session.execute(query))
+    ids = {url_id for url_id, _path, _n in rows if url_id is not None}
+    texts = dict(db.session.execute(select(Url.id, Url.url).where(Url.id.in_(ids))).tuples().all()) \
+        if ids else {}
+    counts = Counter()
+    for url_id, path, n in rows:
+        if kind == "url":
+            counts[texts[url_id] if url_id is not None else path] += n
+        else:  # a pageview recorded without a referrer is a direct visit: ""
+            counts[texts[url_id] if url_id is not None else ""] += n
+    return counts.items()
+
+
+def _session_metric(site_id, start, end, column, url):
+    """Sessions with at least one pageview in the range (of ``url``), per attribute value."""
+    parts = _Parts(start, end, whole=url is None)
+    selects = []
+    if parts.has_hours:
+        selects.append(select(Visit.session_id).where(Visit.site_id == site_id,
+                                                      parts.hours(Visit.hour)))
+    raw_when = parts.raw(Hit.created_at)
+    if raw_when is not None:
+        selects.append(_pageviews(site_id, raw_when, url)
+                       .with_only_columns(Hit.session_id).where(Hit.session_id.is_not(None)))
+    ids = union(*selects).subquery() if len(selects) > 1 else selects[0].subquery()
+    value = column.label("x")
+    query = (select(value, func.count()).where(VisitorSession.id.in_(select(ids.c[0])))
+             .group_by(value))
+    return [(x if x != "" else None, n) for x, n in db.session.execute(query)]
+
+
+def active_visitors(site_id, now):
+    """Distinct sessions (and sessionless pageviews) in the 5 minutes up to ``now``."""
+    rows = db.session.execute(_pageviews(site_id, Hit.created_at >= now - timedelta(minutes=5)))
+    sessions, loose = set(), 0
+    for session_id, _created in rows:
+        if session_id is None:
+            loose += 1
+        else:
+            sessions.add(session_id)
+    return len(sessions) + loose
+
+
+def realtime(site_ids, since, limit=REALTIME_LIMIT):
+    """Rows created at or after ``since`` for Umami's realtime view: {"pageviews", "sessions",
+    "events"}, each a list of dicts (newest first, at most ``limit`` each)."""
+    if not site_ids:
+        return {"pageviews": [], "sessions": [], "events": []}
+    page, ref = Url.__table__.alias("page"), Url.__table__.alias("ref")
+    base = (select(Hit.id, Hit.site_id, Hit.session_id, Hit.created_at, page.c.url, Path.path)
+            .join(Path, Path.id == Hit.path_id).outerjoin(page, page.c.id == Hit.url_id)
+            .where(Hit.site_id.in_(site_ids), Hit.created_at >= since)
+            .order_by(Hit.id.desc()).limit(limit))
+    pageviews = [
+        {"view_id": id_, "website_id": site, "session_id": session, "created_at": created,
+         "url": url if url is not None else path, "referrer": referrer}
+        for id_, site, session, created, url, path, referrer in db.session.execute(
+            base.add_columns(ref.c.url).outerjoin(ref, ref.c.id == Hit.referrer_url_id)
+            .where(Path.event.is_(False)))]
+    events = [
+        {"event_id": id_, "website_id": site, "session_id": session, "created_at": created,
+         "url": url or "", "event_type": event_type or "", "event_value": path}
+        for id_, site, session, created, url, path, event_type in db.session.execute(
+            base.add_columns(Hit.event_type).where(Path.event.is_(True)))]
+    sessions = [
+        {"session_id": row.id, "session_uuid": str(uuid.UUID(bytes=bytes(row.uuid))),
+         "website_id": row.site_id, "created_at": row.first_seen, "hostname": row.hostname,
+         "browser": row.umami_browser, "os": row.umami_os, "device": row.device,
+         "screen": row.screen, "language": row.language,
+         "country": (row.location or "")[:2] or None}
+        for row in db.session.scalars(
+            select(VisitorSession).where(VisitorSession.site_id.in_(site_ids),
+                                         VisitorSession.first_seen >= since)
+            .order_by(VisitorSession.id.desc()).limit(limit))]
+    return {"pageviews": pageviews, "sessions": sessions, "events": events}
