@@ -135,15 +135,22 @@ def find_site_by_domain(domain):
         Site.cname == domain.lower(), Site.state == "a"))
 
 
-def create_site(domain, name=None, owner=None, link_domain=""):
-    """Create an active site for ``domain``; code, uuid and default settings are generated."""
+def create_site(domain, name=None, owner=None, link_domain="", parent=None, settings=None,
+                ignore_ips=()):
+    """Create an active site for ``domain``; code, uuid and default settings are generated.
+    ``parent``: the account site of a child site; ``settings`` override the defaults;
+    ``ignore_ips``: already validated IPs or ranges."""
     cname = normalise_domain(domain)
     if db.session.scalar(select(Site.id).where(Site.cname == cname)):
         raise ValidationError.single("domain", "already exists")
     now = utcnow()
     site = Site(cname=cname, cname_setup_at=now, name=(name or "").strip()[:255],
                 link_domain=_link_domain(link_domain), owner_id=owner.id if owner else None,
-                settings=default_site_settings(), created_at=now, first_hit_at=now)
+                parent_id=parent.id if parent else None,
+                settings={**default_site_settings(), **(settings or {})}, created_at=now,
+                first_hit_at=now)
+    if ignore_ips:
+        set_ignored_ips(site, ignore_ips, commit=False)
     db.session.add(site)
     _sites_changed()
     _commit_unique("domain")
