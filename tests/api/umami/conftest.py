@@ -1,8 +1,10 @@
 """Fixtures of the Umami API tests: a logged-in Umami client (cookie or Bearer), a second
 non-admin account, and Umami hits stored through /api/collect and the persister."""
+import contextlib
+
 import pytest
 
-from app import accounts
+from app import accounts, clock
 from tests.conftest import PASSWORD
 
 UA_CHROME_WIN = ("Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 "
@@ -51,3 +53,13 @@ def collect(app, store_hits):
             hit.created_at = at
         return store_hits(hit)
     return send
+
+
+@contextlib.contextmanager
+def frozen(moment):
+    """utcnow() pinned to ``moment`` for the block."""
+    clock.freeze(moment)
+    try:
+        yield
+    finally:
+        clock.freeze(None)
