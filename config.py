@@ -47,6 +47,8 @@ class Config:
         self.RATELIMIT_KEY_PREFIX = get("RATELIMIT_KEY_PREFIX", "ibex-rl")
         self.RATELIMIT_HEADERS_ENABLED = False  # each family writes its own headers
         self.LOGIN_RATE_LIMIT = get("LOGIN_RATE_LIMIT", "20 per minute")
+        # GoatCounter's buckets (spec §3) as {name: (requests, seconds) or None (off)}.
+        self.GOATCOUNTER_RATE_LIMITS = goatcounter_rate_limits(get("GOATCOUNTER_RATE_LIMITS", ""))
         self.SESSION_COOKIE_HTTPONLY = True
         self.SESSION_COOKIE_SAMESITE = "Lax"
         self.REMEMBER_COOKIE_HTTPONLY = True
@@ -76,6 +78,10 @@ class TestingConfig(Config):
         self.PASSWORD_HASHING = "fast"  # same argon2id, cheapest parameters
         self.SITE_CACHE_SECONDS = float(env.get("SITE_CACHE_SECONDS") or 0.0)  # 0: changes seen at once
         self.EMBEDDED_PERSISTER = _bool(env.get("EMBEDDED_PERSISTER"), False)  # tests flush
+        # Loose enough that no other test is throttled, so the headers are still there; the
+        # rate-limit tests set their own.
+        self.GOATCOUNTER_RATE_LIMITS = goatcounter_rate_limits(
+            env.get("GOATCOUNTER_RATE_LIMITS") or TESTING_RATE_LIMITS)
 
 
 class ProductionConfig(Config):
@@ -100,6 +106,37 @@ CONFIGS = {
     "testing": TestingConfig,
     "production": ProductionConfig,
 }
+
+
+GOATCOUNTER_RATE_LIMITS = "api:4/1,api2:500/3600,api-count:60/120,export:1/3600,count:4/1"
+TESTING_RATE_LIMITS = ("api:100000/1,api2:1000000/3600,api-count:100000/120,export:100000/3600,"
+                       "count:100000/1")
+
+
+def goatcounter_rate_limits(text):
+    """Parse 'name:requests/seconds,…' ('name:none' turns a bucket off) over GoatCounter's
+    defaults; buckets not named keep their default. Raises RuntimeError for bad input."""
+    limits = {}
+    for entry in f"{GOATCOUNTER_RATE_LIMITS},{text}".split(","):
+        if not entry.strip():
+            continue
+        name, _, spec = (part.strip() for part in entry.partition(":"))
+        if name not in ("api", "api2", "api-count", "export", "count"):
+            raise RuntimeError(f"GOATCOUNTER_RATE_LIMITS: unknown bucket {name!r} in {entry!r} "
+                               "(known: api, api2, api-count, export, count)")
+        if spec.lower() == "none":
+            limits[name] = None
+            continue
+        requests, _, seconds = spec.partition("/")
+        try:
+            requests, seconds = int(requests), int(seconds)
+        except ValueError:
+            requests = seconds = 0
+        if requests < 1 or seconds < 1:
+            raise RuntimeError(f"GOATCOUNTER_RATE_LIMITS: {entry!r} is not name:requests/seconds "
+                               "with whole numbers ≥ 1, or name:none")
+        limits[name] = (requests, seconds)
+    return limits
 
 
 def _bool(value, default):

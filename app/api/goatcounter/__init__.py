@@ -6,7 +6,8 @@ from flask import Blueprint, current_app, jsonify
 from werkzeug.exceptions import HTTPException
 
 from app import errors
-from app.api.goatcounter import routes, stats
+from app.api.goatcounter import (conventions, diagnostic, ratelimits, routes, sites,
+                                 stats)
 from app.api.goatcounter.decoding import ApiError
 from app.exceptions import AuthError, PermissionDenied, ValidationError
 
@@ -69,6 +70,14 @@ def _http_error(exc):
     return jsonify(error=message), exc.code
 
 
-bp.record_once(lambda state: errors.register_api_errors(state.app, (PREFIX + "/",), _http_error))
+def _on_app(state):
+    errors.register_api_errors(state.app, (PREFIX + "/",), _http_error)
+    ratelimits.init_app(state.app)
+    conventions.register(state.app)
+
+
+bp.record_once(_on_app)
 routes.register(bp)
+sites.register(bp)
+diagnostic.register(bp)
 stats.register(bp)

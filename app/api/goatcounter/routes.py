@@ -3,7 +3,7 @@ import time
 
 from flask import g, jsonify, request
 
-from app.auth import check_site, token_required
+from app.api.goatcounter.context import token_required
 from app.ingest import ingest
 from app.tracking import payloads
 from app.tracking.payloads import Invalid
@@ -34,20 +34,25 @@ def _json_body():
     return body, None
 
 
-def _site_for(token):
-    sites = ingest().sites
-    site = sites.by_host(request.host)
-    if site is None and len(token.sites) == 1 and token.sites[0] != -1:
-        site = sites.by_id(token.sites[0])
-    return site or sites.only_site()
-
-
 @token_required("count")
 def count():
-    site = _site_for(g.api_token)
-    if site is None:
-        return _error(400, f'no site at this domain ("{request.host}")')
-    check_site(g.api_token, site.id)
+    """Record pageviews from a backend (spec §6).
+    ---
+    post:
+      summary: Count up to 500 pageviews or events
+      security: [{token: []}]
+      parameters:
+        - in: body
+          name: body
+          required: true
+          description: 'spec §6.1: {"no_sessions", "filter", "hits": [...]}'
+          schema: {type: object}
+      responses:
+        202: {description: 'accepted: {"status": "ok"}'}
+        400: {description: 'per-hit errors {"errors": {"<index>": "<message>"}}'}
+        403: {description: the token lacks the count permission, schema: ErrorSchema}
+    """
+    site = g.site
     body, failure = _json_body()
     if failure:
         return failure

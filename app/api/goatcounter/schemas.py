@@ -167,3 +167,133 @@ class IdList(fields.Field):
 
 class NoArgs(Schema):
     """Endpoints that take no parameters."""
+
+
+class ErrorSchema(Schema):
+    error = fields.String(metadata={"example": "not found"})
+
+
+class ValidationErrorSchema(Schema):
+    errors = fields.Dict(keys=fields.String(), values=fields.List(fields.String()),
+                         metadata={"example": {"settings.public": ["must be set"]}})
+
+
+# --- objects the API answers with (spec §5.1, §5.13) -----------------------------------------
+
+class WidgetSchema(Schema):
+    n = fields.String(metadata={"description": "widget name"})
+    s = fields.Dict(metadata={"description": "widget settings"})
+
+
+class ViewSchema(Schema):
+    name = fields.String()
+    filter = fields.String()
+    group = fields.Integer()
+    period = fields.String()
+
+
+class UserSettingsSchema(Schema):
+    class Meta:
+        ordered = True
+
+    twenty_four_hours = fields.Boolean()
+    sunday_starts_week = fields.Boolean()
+    language = fields.String()
+    date_format = fields.String()
+    number_format = fields.Integer(metadata={"description": "a Unicode code point"})
+    timezone = fields.String(metadata={"example": "NL.Europe/Amsterdam"})
+    widgets = fields.List(fields.Nested(WidgetSchema))
+    views = fields.List(fields.Nested(ViewSchema))
+    email_reports = fields.Integer(metadata={"description": "0 never … 4 monthly"})
+    fewer_numbers = fields.Boolean()
+    fewer_numbers_lock_until = Time(allow_none=True)
+    theme = fields.String()
+    datepicker = fields.Boolean()
+
+
+class UserSchema(Schema):
+    class Meta:
+        ordered = True
+
+    id = fields.Integer()
+    site = fields.Integer(metadata={"description": "the account site"})
+    email = fields.String()
+    email_verified = fields.Boolean()
+    totp_enabled = fields.Boolean()
+    access = fields.Dict(keys=fields.String(), values=fields.String(),
+                         metadata={"example": {"all": "a"}})
+    login_at = Time(allow_none=True)
+    open_at = Time(allow_none=True)
+    reset_at = Time(allow_none=True)
+    settings = fields.Nested(UserSettingsSchema)
+    last_report_at = Time()
+    created_at = Time()
+    updated_at = Time(allow_none=True)
+
+
+class TokenSchema(Schema):
+    class Meta:
+        ordered = True
+
+    name = fields.String()
+    permissions = fields.Integer(metadata={"description": "bitmask (spec §2.2)"})
+    sites = fields.List(fields.Integer(), metadata={"description": "-1: every site"})
+
+
+class MeSchema(Schema):
+    user = fields.Nested(UserSchema)
+    token = fields.Nested(TokenSchema)
+
+
+class SiteSettingsSchema(Schema):
+    """SiteSettings; the lists travel as comma-joined strings (arrays accepted on input)."""
+    class Meta:
+        ordered = True
+
+    public = fields.String(metadata={"enum": ["private", "secret", "public"]})
+    secret = fields.String()
+    allow_counter = Bool()
+    allow_bosmang = Bool()
+    data_retention = Int(metadata={"description": "days; 0 keeps data forever, else 31…1825"})
+    ignore_ips = StringList(metadata={"example": "192.0.2.1,2001:db8::1"})
+    collect = Int(metadata={"description": "bit flags (spec §5.14); 0: the default, 190"})
+    collect_regions = StringList(metadata={"example": "US,RU,CN"})
+    allow_embed = StringList()
+
+
+class SiteSchema(Schema):
+    """A Site. Output spells the settings key ``setttings`` (GoatCounter's); creation accepts
+    ``setttings`` and ``settings``. id, parent and cname_setup_at are read-only, the other
+    timestamps, state, code and received_data are set by the server."""
+    class Meta:
+        ordered = True
+
+    id = fields.Integer()
+    parent = fields.Integer(allow_none=True)
+    cname = fields.String(allow_none=True)
+    cname_setup_at = Time(allow_none=True)
+    code = fields.String()
+    link_domain = fields.String()
+    settings = fields.Nested(SiteSettingsSchema, data_key="setttings",
+                             metadata={"aliases": ["settings"]})
+    user_defaults = fields.Nested(UserSettingsSchema)
+    received_data = Bool()
+    state = fields.String(metadata={"enum": ["a", "d"]})
+    created_at = Time()
+    updated_at = Time(allow_none=True)
+    first_hit_at = Time()
+
+
+class SitesSchema(Schema):
+    sites = fields.List(fields.Nested(SiteSchema))
+
+
+class SiteUpdateSchema(Schema):
+    """POST (replace) and PATCH (merge) of /api/v0/sites/{id}: only these three change;
+    the read-only id, parent and cname_setup_at are accepted and ignored."""
+    cname = fields.String(allow_none=True)
+    link_domain = fields.String(allow_none=True)
+    settings = fields.Nested(SiteSettingsSchema, metadata={"aliases": ["setttings"]})
+    id = fields.Raw(load_only=True)
+    parent = fields.Raw(load_only=True)
+    cname_setup_at = fields.Raw(load_only=True)
