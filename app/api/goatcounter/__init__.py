@@ -6,7 +6,7 @@ from flask import Blueprint, current_app, jsonify
 from werkzeug.exceptions import HTTPException
 
 from app import errors
-from app.api.goatcounter import (conventions, diagnostic, ratelimits, routes, sites,
+from app.api.goatcounter import (conventions, diagnostic, exports, ratelimits, routes, sites,
                                  stats)
 from app.api.goatcounter.decoding import ApiError
 from app.exceptions import AuthError, PermissionDenied, ValidationError
@@ -81,3 +81,4 @@ routes.register(bp)
 sites.register(bp)
 diagnostic.register(bp)
 stats.register(bp)
+exports.register(bp)
