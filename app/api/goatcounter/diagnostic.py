@@ -4,7 +4,7 @@ import platform
 import sys
 import time
 
-from flask import current_app, g, jsonify, request
+from flask import current_app, g, request
 from marshmallow import Schema, fields, validate
 
 from app.api.goatcounter import schemas
@@ -89,9 +89,9 @@ def test():
     if args["status"]:
         raise ApiError(args["status"], f"status {args['status']}")
     if args["context"]:
-        return jsonify(TestContextSchema().dump(
-            {"site_id": g.site.id, "serve": True, "db": db.engine.dialect.name}))
-    return jsonify(TestArgsSchema().dump(args))
+        return schemas.respond(TestContextSchema, {"site_id": g.site.id, "serve": True,
+                                                   "db": db.engine.dialect.name})
+    return schemas.respond(TestArgsSchema, args)
 
 
 def status():
@@ -103,14 +103,14 @@ def status():
         200: {description: the status, schema: StatusSchema}
     """
     started = current_app.extensions.get("goatcounter_started", time.time())
-    response = jsonify(StatusSchema().dump({
+    response = schemas.respond(StatusSchema, {
         "uptime": _duration(time.time() - started),
         "version": "ibex",
         "database": _database(),
         "go": f"python{platform.python_version()}",
         "GOOS": sys.platform,
         "GOARCH": _GOARCH.get(platform.machine().lower(), platform.machine().lower()),
-        "race": False, "cgo": False}))
+        "race": False, "cgo": False})
     response.headers["Access-Control-Allow-Origin"] = "*"
     response.headers["Cache-Control"] = "no-store,no-cache"
     return response

@@ -1,10 +1,12 @@
 """Marshmallow fields and schemas of the GoatCounter API family: the query and JSON forms
 GoatCounter accepts (spec §4.4) and the objects it answers with (§5). The same schemas validate
 requests and describe them in /api.json."""
+import json
 import re
 from contextvars import ContextVar
 from datetime import UTC, datetime
 
+from flask import Response
 from marshmallow import Schema, fields
 
 _DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
@@ -163,6 +165,14 @@ class IdList(fields.Field):
             if isinstance(item, bool) or not isinstance(item, int) or not -2**31 <= item < 2**31:
                 raise self.make_error("invalid")
         return list(items)
+
+
+def respond(schema, obj, status=200):
+    """``obj`` dumped with ``schema`` as GoatCounter writes success bodies: fields in the
+    schema's order, indented by two spaces, a trailing newline."""
+    schema = schema() if isinstance(schema, type) else schema
+    body = json.dumps(schema.dump(obj), indent=2, ensure_ascii=False) + "\n"
+    return Response(body, status, mimetype="application/json")
 
 
 class NoArgs(Schema):

@@ -1,6 +1,6 @@
 """GoatCounter API views (thin) for the token's user and the sites (spec §5.1, §5.13):
 GET /api/v0/me, GET/PUT /api/v0/sites, GET/POST/PATCH /api/v0/sites/{id}."""
-from flask import g, jsonify, request
+from flask import g, request
 from marshmallow import ValidationError as SchemaError
 
 from app import site_settings
@@ -48,7 +48,7 @@ def _site_object(site):
 
 
 def _dump(schema, obj):
-    return jsonify(schema().dump(obj))
+    return schemas.respond(schema, obj)
 
 
 def _addressed():
