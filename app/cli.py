@@ -1,5 +1,5 @@
-"""Command-line interface: flask users|sites|tokens|worker (rollups, import, openapi come with
-later issues). Output formats here are stable; other tooling parses them."""
+"""Command-line interface: flask users|sites|tokens|worker|rollups|import (openapi comes with
+a later issue). Output formats here are stable; other tooling parses them."""
 import signal
 import sys
 import threading
@@ -24,28 +24,86 @@ def register(app):
     for group in (users_cli, sites_cli, tokens_cli, rollups_cli):
         app.cli.add_command(group)
     app.cli.add_command(worker)
+    app.cli.add_command(import_command)
 
 
 @click.command("worker")
-def worker():
-    """Run the persister: move hits from the Redis buffer into the database (production).
-    Several workers may run; they share the buffer. SIGTERM/SIGINT stop after the current
-    batch; a batch of a worker that died is taken over by another."""
+@click.option("--jobs/--no-jobs", default=True, show_default=True,
+              help="Also run RQ jobs (exports, imports) and the periodic schedule.")
+@click.option("--persist/--no-persist", default=True, show_default=True,
+              help="Persist hits from the Redis buffer.")
+def worker(jobs, persist):
+    """Run the persister: move hits from the Redis buffer into the database (production),
+    and the background jobs (exports, imports, periodic maintenance) from the RQ queue.
+    Several workers may run; they share the buffer and the queue. SIGTERM/SIGINT stop after
+    the current batch and job; a batch of a worker that died is taken over by another."""
+    from flask import current_app
+
     from app.ingest import ingest
     runtime = ingest()
     if runtime.embedded:
         _fail("REDIS_URL is not set: in the embedded default the web process persists hits "
-              "itself; `flask worker` is for production (see README).")
+              "and runs jobs itself; `flask worker` is for production (see README).")
+    if not (jobs or persist):
+        _fail("--no-jobs and --no-persist leave nothing to do")
     # Two threads take turns: one writes a batch, the other prepares the next. A short GIL
     # switch interval hands the GIL back to the writer as soon as the database answers.
     sys.setswitchinterval(0.0005)
     stop = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: stop.set())
-    click.echo(f"ibex worker: persisting every {runtime.interval:g} s or "
-               f"{runtime.batch_size} hits; backlog {runtime.buffer.backlog()}")
-    runtime.run(stop)
+
+    def ready():
+        if persist:
+            click.echo(f"ibex worker: persisting every {runtime.interval:g} s or "
+                       f"{runtime.batch_size} hits; backlog {runtime.buffer.backlog()}")
+        if jobs:
+            from app.jobs.worker import queue_name
+            click.echo(f"ibex worker: running jobs from queue {queue_name(current_app)}")
+    if not jobs:
+        ready()
+        runtime.run(stop)
+    else:
+        from app.jobs import worker as job_worker
+        persister = None
+        if persist:
+            persister = threading.Thread(target=runtime.run, args=(stop,), name="ibex-persist")
+            persister.start()
+        try:
+            job_worker.run(current_app._get_current_object(), stop, before=ready)
+        finally:
+            stop.set()
+            if persister is not None:
+                persister.join()
     click.echo("ibex worker: stopped")
+
+
+@click.command("import")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, readable=True))
+@click.option("--site", "site_id", type=int, required=True, help="Site id to import into.")
+def import_command(file, site_id):
+    """Import a GoatCounter CSV export (format 1 or 2, gzipped or plain) into a site, in this
+    process, then rebuild the site's rollups. Rows imported before are skipped."""
+    from app.jobs import imports
+    from app.jobs.goatcounter_csv import BadRow
+    from app.jobs.runner import run_now
+    site = db.session.get(Site, site_id)
+    if site is None or not site.active:
+        _fail(f"no site {site_id}")
+    record = imports.local_file(site, file)
+
+    def report(meta):
+        total = meta.get("total")
+        click.echo(f"  {meta.get('phase', '')}: {meta.get('done', 0)}"
+                   + (f" of {total}" if total else "") + " rows", err=True)
+    try:
+        run_now(imports.import_hits, record.id, listener=report)
+    except BadRow as exc:
+        _fail(f"{file}: {exc}")
+    db.session.rollback()  # the job committed in a session of its own
+    record = db.session.get(imports.Import, record.id)
+    click.echo(f"imported {record.num_imported} of {record.num_rows} rows into site {site_id} "
+               f"({record.num_skipped} skipped: already imported or bots)")
 
 
 def _fail(exc):
