@@ -37,13 +37,14 @@ def _configure_secret_key(app, config):
 def _register_blueprints(app):
     from app.api.basic import bp as basic_api
     from app.api.goatcounter import bp as goatcounter_api
+    from app.api.openapi import bp as openapi
     from app.api.umami import bp as umami_api
     from app.tracking import bp as tracking
     from app.extensions import csrf
     from app.ui import BLUEPRINTS as ui_blueprints
-    for blueprint in (tracking, goatcounter_api, umami_api, basic_api):
+    for blueprint in (tracking, goatcounter_api, umami_api, basic_api, openapi):
         csrf.exempt(blueprint)  # no cookie authentication here: payloads and API tokens
-    for blueprint in (tracking, goatcounter_api, umami_api, basic_api, *ui_blueprints):
+    for blueprint in (tracking, goatcounter_api, umami_api, basic_api, openapi, *ui_blueprints):
         app.register_blueprint(blueprint)
     from app.tracking.sessionless import TrackingSessionInterface, tracking_paths
     app.session_interface = TrackingSessionInterface(tracking_paths(app))
