@@ -3,9 +3,11 @@ visitors and realtime rows. Whole UTC hours are read from aggregates (visits = s
 hour, visitor_sessions, hit_counts); only the partial hours at the ends of a range, the url
 filter and the per-url/referrer/event lists read raw hits.
 
-Every function takes naive UTC datetimes ``start`` and ``end`` (both inclusive, any
-precision) and returns plain data. A hit without a session (sessions off, GoatCounter's
-no_sessions) counts as a visit and a visitor of its own, as in the GoatCounter family."""
+Statistics take a StatsQuery whose ``start`` and ``end`` are read as exact instants (naive
+UTC, both inclusive, any precision: Umami's ranges are in milliseconds) and whose
+``timezone`` names the zone of the time buckets; they return plain data. A hit without a
+session (sessions off, GoatCounter's no_sessions) counts as a visit and a visitor of its own,
+as in the GoatCounter family."""
 import functools
 import uuid
 from collections import Counter, defaultdict
@@ -89,11 +91,11 @@ def _raw_visits(site_id, when, url=None):
     return visits
 
 
-def summary(site_id, start, end, url=None):
+def summary(q, url=None):
     """{"pageviews", "uniques", "bounces", "totaltime"} over pageviews in [start, end]:
     visits are session × UTC hour; bounces are visits of one pageview; totaltime is the sum
     of whole seconds between each visit's first and last pageview."""
-    parts = _Parts(start, end, whole=url is None)
+    site_id, parts = q.site_id, _Parts(q.start, q.end, whole=url is None)
     pageviews = uniques = bounces = totaltime = 0
     hour_sessions = set()
     if parts.has_hours:
@@ -212,10 +214,11 @@ def _py_label(moment, offsets, unit):
     return (moment + timedelta(seconds=shift)).strftime(_PY_FORMATS[unit])
 
 
-def pageviews_series(site_id, start, end, unit, tz, url=None):
+def pageviews_series(q, unit, url=None):
     """{"pageviews": [{t, y}], "sessions": [{t, y}]}: pageviews and distinct sessions per
-    local bucket of ``unit`` in zone ``tz`` (DST-aware), only buckets with data, by ``t``."""
-    offsets = _offsets(tz, start, end)
+    local bucket of ``unit`` in zone ``q.timezone`` (DST-aware), only buckets with data."""
+    site_id, start, end = q.site_id, q.start, q.end
+    offsets = _offsets(zone(q.timezone), start, end)
     whole = url is None and all(off % 3600 == 0 for _s, off in offsets)
     parts = _Parts(start, end, whole=whole)
     views, sessions = Counter(), Counter()
@@ -265,9 +268,10 @@ def _add_raw_sessions(site_id, parts, offsets, unit, bucket_sessions, sessions):
         sessions[t] += sum(1 for sid in ids_in_bucket if (t, sid) not in counted)
 
 
-def events_series(site_id, start, end, unit, tz, url=None):
+def events_series(q, unit, url=None):
     """[{x: event value, t, y}] events per (value, local bucket), by ``t`` then ``x``."""
-    offsets = _offsets(tz, start, end)
+    site_id, start, end = q.site_id, q.start, q.end
+    offsets = _offsets(zone(q.timezone), start, end)
     query = (select(Path.path, Hit.created_at).join(Path, Path.id == Hit.path_id)
              .where(Hit.site_id == site_id, Path.event.is_(True),
                     Hit.created_at >= start, Hit.created_at <= end))
@@ -280,9 +284,10 @@ def events_series(site_id, start, end, unit, tz, url=None):
 
 # --- metrics ----------------------------------------------------------------------------------
 
-def metrics(site_id, start, end, kind, url=None):
+def metrics(q, kind, url=None):
     """[{x, y}] by y descending for one of METRICS (spec §7.5); ``url`` is ignored for
     "url", as upstream does."""
+    site_id, start, end = q.site_id, q.start, q.end
     if kind in SESSION_METRICS:
         rows = _session_metric(site_id, start, end, SESSION_METRICS[kind], url)
     else:

@@ -1,0 +1,1 @@
+"""Benchmarks of the Umami API family."""
