@@ -100,12 +100,13 @@ def summary(q, url=None):
     hour_sessions = set()
     if parts.has_hours:
         row = db.session.execute(
-            select(func.count(), func.coalesce(func.sum(Visit.pageviews), 0),
+            select(func.coalesce(func.sum(Visit.pageviews), 0),
                    func.coalesce(func.sum(case((Visit.pageviews == 1, 1), else_=0)), 0),
-                   func.count(func.distinct(Visit.session_id)))
+                   func.count(func.distinct(Visit.session_id)),
+                   func.coalesce(func.sum(case((Visit.pageviews > 1, _visit_seconds()),
+                                               else_=0)), 0))
             .where(Visit.site_id == site_id, parts.hours(Visit.hour))).one()
-        _visits, pageviews, bounces, uniques = (int(value) for value in row)
-        totaltime = _visit_seconds(site_id, parts)
+        pageviews, bounces, uniques, totaltime = (int(value) for value in row)
         sessionless = _hour_pageviews(site_id, parts) - pageviews
         pageviews, bounces, uniques = (pageviews + sessionless, bounces + sessionless,
                                        uniques + sessionless)
@@ -126,15 +127,12 @@ def summary(q, url=None):
             "totaltime": totaltime}
 
 
-def _visit_seconds(site_id, parts):
-    """Σ whole seconds between first and last pageview of the visits in the whole hours."""
+def _visit_seconds():
+    """Whole seconds between a visit's first and last pageview, as SQL."""
     if db.engine.dialect.name == "postgresql":
-        seconds = func.floor(func.extract("epoch", Visit.last_at - Visit.first_at))
-    else:
-        seconds = (cast(func.strftime("%s", Visit.last_at), db.Integer)
-                   - cast(func.strftime("%s", Visit.first_at), db.Integer))
-    return int(db.session.scalar(select(func.coalesce(func.sum(seconds), 0)).where(
-        Visit.site_id == site_id, parts.hours(Visit.hour), Visit.pageviews > 1)) or 0)
+        return func.floor(func.extract("epoch", Visit.last_at - Visit.first_at))
+    return (cast(func.strftime("%s", Visit.last_at), db.Integer)
+            - cast(func.strftime("%s", Visit.first_at), db.Integer))
 
 
 def _hour_pageviews(site_id, parts, label=None):
