@@ -5,6 +5,7 @@ written, and `flask import`."""
 import gzip
 import io
 import json
+import os
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -236,7 +237,7 @@ def test_uploads_are_kept_until_imported(site):
     runtime().run_pending()
     db.session.rollback()
     assert db.session.get(Import, record.id).state == "done"
-    assert not __import__("os").path.exists(path)
+    assert not os.path.exists(path)
 
 
 def test_flask_import_command(app, site, tmp_path, seeded):
