@@ -3,7 +3,7 @@ on their blueprints; nothing here ever shows a stack trace."""
 import math
 import time
 
-from flask import current_app, jsonify, render_template, request
+from flask import current_app, render_template, request
 from flask.globals import request_ctx
 from flask_limiter import RateLimitExceeded
 from flask_wtf.csrf import CSRFError
@@ -76,9 +76,6 @@ def _http_error(exc):
     render = _api_renderer()
     if render is not None:
         return render(exc)
-    if request.path.startswith("/api/"):  # no family claims it: a plain JSON error
-        message = {404: "not found", 405: "method not allowed"}.get(exc.code, exc.description)
-        return jsonify(error=message), exc.code or 500
     return render_error(exc.code or 500, exc.description or TITLES.get(exc.code, ""))
 
 
