@@ -59,6 +59,13 @@ def _whole(value):
     return value
 
 
+def respond(rows, dump, limit, win, next_position):
+    """The whole result streamed (``limit`` None), or one page of it."""
+    if limit is None:
+        return stream_response(rows, dump)
+    return page_response(rows, dump, limit, next_position, win)
+
+
 def page_response(rows, dump, limit, next_position, win):
     """One page: at most ``limit`` rows of ``rows`` (it is asked for one more, to know whether
     another page follows). ``next_position(last_row, count)`` names the next page's start."""

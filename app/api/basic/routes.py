@@ -242,24 +242,25 @@ def stats():
     """
     args = load(StatsArgs(), request.args)
     site_ids = _site_ids(g.api_token, args.get("site"))
-    verbose, limit = args["verbose"], args.get("limit")
+    win, position = _window(args)
+    limit = args.get("limit")
+    fetch = None if limit is None else limit + 1  # one more: is there a next page?
+    if args["verbose"]:
+        rows = hits.pageviews(site_ids, win, before=position, limit=fetch)
+        return paging.respond(rows, PageviewOut(many=True).dump, limit, win,
+                              lambda row, count: row.key)
+    offset = position or 0
+    rows = hits.path_counts(site_ids, win, offset=offset, limit=fetch)
+    return paging.respond(rows, PathCountOut(many=True).dump, limit, win,
+                          lambda row, count: offset + count)
+
+
+def _window(args):
+    """(Window, where to continue) from a cursor, or the window the parameters name."""
     if args.get("cursor"):
-        win, position = paging.decode_cursor(args["cursor"], verbose)
-    else:
-        last = hits.parse_last(args["last"]) if "last" in args else None
-        win = hits.window(utcnow(), args.get("from_"), args.get("to"), last)
-        position = None
-    if verbose:
-        rows = hits.pageviews(site_ids, win, before=position,
-                              limit=None if limit is None else limit + 1)
-        dump, advance = PageviewOut(many=True).dump, (lambda row, count: row.key)
-    else:
-        rows = hits.path_counts(site_ids, win, offset=position or 0,
-                                limit=None if limit is None else limit + 1)
-        dump, advance = PathCountOut(many=True).dump, (lambda row, count: (position or 0) + count)
-    if limit is None:
-        return paging.stream_response(rows, dump)
-    return paging.page_response(rows, dump, limit, advance, win)
+        return paging.decode_cursor(args["cursor"], args["verbose"])
+    last = hits.parse_last(args["last"]) if "last" in args else None
+    return hits.window(utcnow(), args.get("from_"), args.get("to"), last), None
 
 
 def register(bp):
