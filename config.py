@@ -47,6 +47,8 @@ class Config:
         self.RATELIMIT_KEY_PREFIX = get("RATELIMIT_KEY_PREFIX", "ibex-rl")
         self.RATELIMIT_HEADERS_ENABLED = False  # each family writes its own headers
         self.LOGIN_RATE_LIMIT = get("LOGIN_RATE_LIMIT", "20 per minute")
+        # Basic API (/api/sites, /api/ignore, /api/tokens, /api/stats), per client IP.
+        self.BASIC_API_RATE_LIMIT = get("BASIC_API_RATE_LIMIT", "20 per second")
         # GoatCounter's buckets (spec §3) as {name: (requests, seconds) or None (off)}.
         self.GOATCOUNTER_RATE_LIMITS = goatcounter_rate_limits(get("GOATCOUNTER_RATE_LIMITS", ""))
         self.SESSION_COOKIE_HTTPONLY = True
