@@ -167,5 +167,6 @@ def change_password():
 RULES = [
     ("/realtime/init", realtime_init, ANY), ("/realtime/update", realtime_update, ANY),
     ("/accounts", list_accounts, ANY), ("/account", save_account, ANY),
-    ("/account/password", change_password, ANY), ("/account/<int:user_id>", account, ANY),
+    ("/account/password", change_password, ANY),
+    ("/account/<int(max=2147483647):user_id>", account, ANY),
 ]

@@ -18,6 +18,7 @@ from app.models import Site, UmamiLoginToken, User
 
 COOKIE = "umami.auth"
 SHARE_HEADER = "x-umami-token"
+MAX_ID = 2 ** 31 - 1
 
 
 def _stamp(user):
@@ -133,6 +134,8 @@ def realtime_sites(token):
 
 
 def active_site(site_id):
+    if not 0 < site_id <= MAX_ID:
+        return None
     site = db.session.get(Site, site_id)
     return site if site is not None and site.active else None
 

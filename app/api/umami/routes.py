@@ -257,17 +257,16 @@ def share(share_id):
 
 
 def register(bp):
+    site = "/website/<int(max=2147483647):website_id>"
     rules = [
         ("/auth/login", login, ANY), ("/auth/verify", verify, ANY),
         ("/auth/logout", logout, ANY), ("/websites", websites, ANY),
-        ("/website", save_website, ANY), ("/website/<int:website_id>", website, ["GET", "DELETE"]),
-        ("/website/<int:website_id>/stats", website_stats, ["GET"]),
-        ("/website/<int:website_id>/pageviews", website_pageviews, ["GET"]),
-        ("/website/<int:website_id>/events", website_events, ["GET"]),
-        ("/website/<int:website_id>/metrics", website_metrics, ["GET"]),
-        ("/website/<int:website_id>/active", website_active, ["GET"]),
+        ("/website", save_website, ANY), (site, website, ["GET", "DELETE"]),
+        *((f"{site}/{name}", view, ["GET"]) for name, view in (
+            ("stats", website_stats), ("pageviews", website_pageviews),
+            ("events", website_events), ("metrics", website_metrics),
+            ("active", website_active))),
         ("/share/<share_id>", share, ["GET"]),
     ]
     for rule, view, methods in rules + accounts_routes.RULES:
         bp.add_url_rule(rule, view.__name__, view, methods=methods)
-

@@ -8,7 +8,8 @@ from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate, vali
 
 from app.stats import umami as umami_stats
 
-MAX_MS = 253402300799999  # 9999-12-31T23:59:59.999Z
+MAX_MS = 253370764799999  # 9998-12-31T23:59:59.999Z: local times stay within Python's range
+MAX_ID = 2 ** 31 - 1
 _BAD_ESCAPE = re.compile(r"%(?![0-9A-Fa-f]{2})")
 
 
@@ -24,6 +25,29 @@ def from_ms(ms):
     return datetime.fromtimestamp(ms / 1000, timezone.utc).replace(tzinfo=None)
 
 
+class Text(fields.Str):
+    """A string the database can hold: no NUL characters (PostgreSQL refuses them)."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        text = super()._deserialize(value, attr, data, **kwargs)
+        if "\x00" in text:
+            raise ValidationError("contains NUL")
+        return text
+
+
+class Id(fields.Int):
+    """A database id: an integer (not a boolean) within the id column's range."""
+
+    def __init__(self, **kwargs):
+        super().__init__(strict=kwargs.pop("strict", True),
+                         validate=validate.Range(min=1, max=MAX_ID), **kwargs)
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if isinstance(value, bool):
+            raise ValidationError("not an id")
+        return super()._deserialize(value, attr, data, **kwargs)
+
+
 class Millis(fields.Int):
     """A Unix time in milliseconds, as a naive UTC datetime."""
 
@@ -34,7 +58,7 @@ class Millis(fields.Int):
         return from_ms(number)
 
 
-class DecodedUrl(fields.Str):
+class DecodedUrl(Text):
     """The ``url`` filter: percent-decoded once more on top of the query string's decoding
     (Umami's QUIRK, spec §7); a malformed escape is a 400, not upstream's 500."""
 
@@ -43,9 +67,12 @@ class DecodedUrl(fields.Str):
         if _BAD_ESCAPE.search(text):
             raise ValidationError("malformed escape")
         try:
-            return unquote(text, errors="strict")
+            decoded = unquote(text, errors="strict")
         except UnicodeDecodeError:
             raise ValidationError("malformed escape") from None
+        if "\x00" in decoded:
+            raise ValidationError("contains NUL")
+        return decoded
 
 
 class Zone(fields.Str):
@@ -67,19 +94,19 @@ class RangeArgs(Schema):
 
 
 class SeriesArgs(RangeArgs):
-    unit = fields.Str(required=True, validate=validate.OneOf(umami_stats.UNITS))
+    unit = Text(required=True, validate=validate.OneOf(umami_stats.UNITS))
     tz = Zone(required=True)
 
 
 class MetricsArgs(RangeArgs):
-    type = fields.Str(load_default=None)
+    type = Text(load_default=None)
 
 
 class WebsitesArgs(Schema):
     class Meta:
         unknown = EXCLUDE
 
-    user_id = fields.Int(load_default=None, strict=False)
+    user_id = Id(load_default=None, strict=False)
 
 
 class RealtimeArgs(Schema):
@@ -93,8 +120,8 @@ class LoginBody(Schema):
     class Meta:
         unknown = EXCLUDE
 
-    username = fields.Str(required=True, validate=validate.Length(min=1, max=255))
-    password = fields.Str(required=True, validate=validate.Length(min=1, max=1024))
+    username = Text(required=True, validate=validate.Length(min=1, max=255))
+    password = Text(required=True, validate=validate.Length(min=1, max=1024))
 
 
 def _truthy(value):
@@ -106,9 +133,9 @@ class WebsiteBody(Schema):
     class Meta:
         unknown = EXCLUDE
 
-    website_id = fields.Int(load_default=None, strict=True)
-    name = fields.Str(load_default=None, validate=validate.Length(min=1, max=100))
-    domain = fields.Str(load_default=None, validate=validate.Length(min=1, max=500))
+    website_id = Id(load_default=None)
+    name = Text(load_default=None, validate=validate.Length(min=1, max=100))
+    domain = Text(load_default=None, validate=validate.Length(min=1, max=500))
     enable_share_url = fields.Raw(load_default=False)
 
     @validates("enable_share_url")
@@ -122,9 +149,9 @@ class AccountBody(Schema):
     class Meta:
         unknown = EXCLUDE
 
-    user_id = fields.Int(load_default=None, strict=True)
-    username = fields.Str(load_default=None, validate=validate.Length(min=1, max=100))
-    password = fields.Str(load_default=None, validate=validate.Length(max=1024))
+    user_id = Id(load_default=None)
+    username = Text(load_default=None, validate=validate.Length(min=1, max=100))
+    password = Text(load_default=None, validate=validate.Length(max=1024))
     is_admin = fields.Bool(load_default=None)
 
 
@@ -132,9 +159,9 @@ class PasswordBody(Schema):
     class Meta:
         unknown = EXCLUDE
 
-    user_id = fields.Int(required=True, strict=True)
-    current_password = fields.Str(required=True, validate=validate.Length(max=1024))
-    new_password = fields.Str(required=True, validate=validate.Length(min=1, max=1024))
+    user_id = Id(required=True)
+    current_password = Text(required=True, validate=validate.Length(max=1024))
+    new_password = Text(required=True, validate=validate.Length(min=1, max=1024))
 
 
 def share_enabled(body):

@@ -24,6 +24,8 @@ def websites_of(user_id):
 
 
 def site_by_share_id(share_id):
+    if len(share_id) > 64 or "\x00" in share_id:
+        return None
     return db.session.scalar(select(Site).where(Site.share_id == share_id, Site.state == "a"))
 
 
