@@ -7,6 +7,7 @@ from app import errors
 from app.api.basic import routes
 from app.api.basic.schemas import BadRequest
 from app.exceptions import AuthError, PermissionDenied, SiteNotFound, ValidationError
+from app.extensions import limiter
 from app.stats.hits import InvalidWindow
 
 bp = Blueprint("basic_api", __name__, url_prefix="/api")
@@ -76,3 +77,5 @@ def _http_error(exc):
 
 bp.record_once(lambda state: errors.register_api_errors(state.app, PREFIXES, _http_error))
 routes.register(bp)
+# Ibex's API rate limit per client IP (the original server had none); 429 in this shape.
+limiter.shared_limit(lambda: current_app.config["BASIC_API_RATE_LIMIT"], scope="basic-api")(bp)

@@ -51,3 +51,19 @@ def test_an_unexpected_failure_is_a_bare_internal_error(database_url, tmp_path):
 def test_pages_outside_the_api_keep_html_errors(client):
     response = client.get("/api-sites")
     assert response.status_code == 404 and response.mimetype == "text/html"
+
+
+def test_rate_limit_answers_429_in_the_family_shape(database_url, tmp_path, app):
+    limited = make_app(database_url, tmp_path / "limited", BASIC_API_RATE_LIMIT="3 per minute")
+    client = limited.test_client()
+    try:
+        statuses = [client.get("/api/sites").status_code for _ in range(3)]
+        assert statuses == [401, 401, 401]
+        response = client.post("/api/tokens/generate")
+        assert (response.status_code, response.json) == (429, {"error": "too many requests"})
+        # Another client address has its own allowance.
+        other = client.get("/api/sites", environ_base={"REMOTE_ADDR": "192.0.2.7"})
+        assert other.status_code == 401
+    finally:
+        with limited.app_context():
+            _db.engine.dispose()
