@@ -13,7 +13,7 @@ ISBOT := app/ingest/data/isbot-list.json
 CLOUD_RANGES := app/ingest/data/cloud-ranges.txt
 TRACKING := static/build/count.js static/build/count-counter.js static/build/umami.js static/build/track.js
 
-.PHONY: run test install install-dev static chromium services clean bench
+.PHONY: run test install install-dev static chromium services clean bench bench-stats
 
 run: install static
 	$(FLASK) db upgrade
@@ -89,3 +89,14 @@ bench: install static services
 	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq wrk \
 	    || { echo "ERROR: could not install wrk (apt-get install wrk)" >&2; exit 1; }; }
 	VENV=$(VENV) bench/ingest/run
+
+# The stats API latency (bench/stats/run) runs first: the 1 M pageview datasets on PostgreSQL and
+# SQLite, built once (~10-20 min each) and kept for later runs; `make bench-stats
+# STATS_PAGEVIEWS=10000000 STATS_SLICES=4 STATS_BACKENDS=postgresql` for the 10 M one.
+STATS_PAGEVIEWS ?= 1000000
+STATS_SLICES ?= 1
+STATS_BACKENDS ?= postgresql sqlite
+bench: bench-stats
+bench-stats: install static services
+	VENV=$(VENV) STATS_PAGEVIEWS=$(STATS_PAGEVIEWS) STATS_SLICES=$(STATS_SLICES) \
+	  STATS_BACKENDS="$(STATS_BACKENDS)" bench/stats/run
