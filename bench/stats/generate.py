@@ -143,7 +143,7 @@ def build(name, opts):
     meter = common.CpuMeter()
     with app.app_context():
         site_ids = create_sites(traffic)
-        if opts.slices > 1:
+        if opts.slices > 1 and opts.backend == "postgresql":  # SQLite has one writer
             result = load_in_slices(name, opts)
         else:
             result = load(app, traffic.hits(), site_ids, opts.batch_size, progress=_progress)
@@ -205,6 +205,7 @@ def load_slice(name, opts):
     with app.app_context():
         ids = dict(db.session.query(Site.cname, Site.id).all())
         site_ids = [ids[domain] for domain in SITES]
+        db.session.rollback()   # no transaction left open: it would hold back vacuum all along
 
         def progress(persisted, seconds, created_at):
             print(f"[slice {index + 1}/{count}, days {days[0]}-{days[1] - 1}]", end="")
@@ -220,13 +221,16 @@ def create_sites(traffic):
     languages and regions of every country (GoatCounter's defaults: neither, regions of three
     countries), so every stats page has data to read."""
     from app import accounts, clock
+    from app.extensions import db
     from app.models.sites import COLLECT_DEFAULT, Collect
     clock.freeze(traffic.start)
     try:
         sites = [accounts.create_site(domain, name=domain) for domain in SITES]
         accounts.update_site(sites[0], settings={"collect": COLLECT_DEFAULT | Collect.LANGUAGE,
                                                  "collect_regions": []})
-        return [site.id for site in sites]
+        ids = [site.id for site in sites]
+        db.session.rollback()   # no transaction left open: it would hold back vacuum all along
+        return ids
     finally:
         clock.freeze(None)
 
