@@ -149,8 +149,24 @@ def late_app(database_url, tmp_path):
             200: {content: {application/json: {schema: NoSuchSchema}}}
         """
 
+    def later_duplicate(key):
+        """Names one parameter twice, which apispec refuses.
+        ---
+        get:
+          parameters:
+          - {in: query, name: q, schema: {type: string}}
+          - {in: query, name: q, schema: {type: integer}}
+        """
+
+    def later_list():
+        """YAML that is no mapping.
+        ---
+        - get
+        """
+
     import app.api.goatcounter.stats as stats_module  # the docstrings' schema names resolve there
-    for view in (later, later_documented, later_swagger, later_broken):
+    for view in (later, later_documented, later_swagger, later_broken, later_duplicate,
+                 later_list):
         view.__module__ = stats_module.__name__
     app.add_url_rule("/api/v0/later/<int:thing_id>", "goatcounter_api.later", later,
                      methods=["GET", "DELETE"])
@@ -159,6 +175,8 @@ def late_app(database_url, tmp_path):
     app.add_url_rule("/api/v0/later-2", "goatcounter_api.later_2", later_swagger)
     app.add_url_rule("/api/v0/broken/<site_id>", "goatcounter_api.broken", later_broken)
     app.add_url_rule("/api/unclaimed", "unclaimed", later_documented, methods=["POST"])
+    app.add_url_rule("/api/v0/twice/<key>", "goatcounter_api.twice", later_duplicate)
+    app.add_url_rule("/api/v0/listed", "goatcounter_api.listed", later_list)
     return app
 
 
@@ -206,6 +224,11 @@ def test_docstring_mistakes_are_reported_and_the_documents_stay_valid(late_app):
             assert any("path parameter 'id' is not in the route" in p for p in problems)
             broken = document["paths"]["/api/v0/broken/{site_id}"]["get"]
             assert [p["name"] for p in broken["parameters"]] == ["site_id"]
+            assert any("apispec refused" in p and "/api/v0/twice/{key}" in p for p in problems)
+            twice = document["paths"]["/api/v0/twice/{key}"]["get"]
+            assert twice[UNDOCUMENTED] and [p["name"] for p in twice["parameters"]] == ["key"]
+            assert any("/api/v0/listed" in p and "does not parse" in p for p in problems)
+            assert document["paths"]["/api/v0/listed"]["get"][UNDOCUMENTED]
 
 
 def test_the_reference_page_lists_every_operation_and_escapes_what_it_shows(late_app):

@@ -68,7 +68,12 @@ def build(app, version):
             operation["operationId"] = _unique(seen, f"{route.rule.endpoint}.{method}")
             by_path[route.path][method] = to_swagger(operation) if swagger else operation
     for path, operations in by_path.items():
-        spec.path(path=path, operations=operations)
+        try:
+            spec.path(path=path, operations=operations)
+        except Exception as exc:  # noqa: BLE001 — one docstring apispec cannot use (duplicate
+            # parameters, a schema it cannot convert) must not take the documents down
+            problems.append(f"{path}: apispec refused the docstring's operations: {exc!r}")
+            spec.path(path=path, operations={m: _bare(op) for m, op in operations.items()})
     result = spec.to_dict()
     if swagger:
         fix_parameters(result)
@@ -120,7 +125,7 @@ def _operations(app, route, names, problems):
     where = f"{route.rule.rule} ({route.rule.endpoint})"
     try:
         operations = load_operations_from_docstring(docstring)
-    except yaml.YAMLError as exc:
+    except (yaml.YAMLError, AttributeError) as exc:  # AttributeError: YAML that is no mapping
         problems.append(f"{where}: the docstring's YAML does not parse: {exc}")
         operations = {}
     operations = {m: copy.deepcopy(op) for m, op in operations.items()
@@ -151,6 +156,18 @@ def _operations(app, route, names, problems):
         _responses(operation)
         _resolve_names(operation, lookup, problems, here)
     return operations
+
+
+def _bare(operation):
+    """What stays of an operation apispec refused: its words and its path parameters."""
+    bare = {key: operation[key] for key in ("summary", "description", "tags", "security",
+                                            "operationId") if key in operation}
+    parameters = [p for p in operation.get("parameters", []) if p.get("in") == "path"]
+    by_name = {p["name"]: p for p in parameters}  # the first of duplicates goes
+    return {**bare, UNDOCUMENTED: True, **({"parameters": list(by_name.values())} if by_name
+                                           else {}),
+            "responses": {"default": {"description": "Not described: see the family's "
+                                                     "specification."}}}
 
 
 def _path_parameters(operation, route, problems, where):
