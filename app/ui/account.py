@@ -1,4 +1,7 @@
-"""The user menu's pages: API tokens (create, show the secret once, revoke) and password."""
+"""The user menu's pages: API tokens (create, show the secret once, revoke), password and
+the display and dashboard settings."""
+from zoneinfo import available_timezones
+
 from flask import Blueprint, abort, flash, redirect, render_template, url_for
 from flask_login import current_user, login_required, login_user
 from sqlalchemy import select
@@ -8,8 +11,10 @@ from app.auth import verify_password
 from app.exceptions import ValidationError
 from app.extensions import db
 from app.models import ALL_SITES, PERMISSION_LABELS, ApiToken, Site
+from app.stats.query import zone_name
+from app.ui import widgets
 from app.ui.access import role_required, security_headers
-from app.ui.forms import EmptyForm, PasswordForm, TokenForm
+from app.ui.forms import EmptyForm, PasswordForm, TokenForm, dashboard_settings_form
 from app.ui.pages import form_errors
 
 bp = Blueprint("account", __name__, url_prefix="/user")
@@ -83,3 +88,48 @@ def password():
                 flash("Password changed. Other devices have been logged out.", "success")
                 return redirect(url_for("ui.home"))
     return render_template("account/password.html", form=form)
+
+
+@bp.route("/settings", methods=["GET", "POST"])
+@login_required
+def settings():
+    """Time zone, week start, clock, number format, theme and the dashboard's widgets (order
+    and which are shown), kept in the user's settings (GoatCounter's UserSettings keys)."""
+    current = dict(current_user.settings or {})
+    form = _settings_form(current)
+    if form.validate_on_submit():
+        chosen = sorted((getattr(form, f"position_{key}").data, n, key)
+                        for n, key in enumerate(widgets.WIDGETS)
+                        if getattr(form, f"show_{key}").data)
+        saved = {w.key: s for w, s in widgets.layout(current.get("widgets"))}
+        current.update(
+            timezone="." + form.timezone.data, sunday_starts_week=form.sunday_starts_week.data,
+            twenty_four_hours=form.twenty_four_hours.data, number_format=form.number_format.data,
+            theme=form.theme.data or "",
+            widgets=[{"n": key, "s": saved.get(key) or widgets.settings_for(widgets.get(key), None)}
+                     for _pos, _n, key in chosen])
+        if not chosen:
+            flash("Show at least one widget.", "error")
+        else:
+            current_user.settings = current
+            db.session.commit()
+            flash("Settings saved.", "success")
+            return redirect(url_for("account.settings"))
+    return render_template("account/settings.html", form=form, widgets=widgets.WIDGETS)
+
+
+def _settings_form(current):
+    shown = [w.key for w, _s in widgets.layout(current.get("widgets"))]
+    data = {"timezone": zone_name(current.get("timezone")),
+            "sunday_starts_week": bool(current.get("sunday_starts_week")),
+            "twenty_four_hours": current.get("twenty_four_hours", True) is not False,
+            "number_format": current.get("number_format", 8239),
+            "theme": current.get("theme") or ""}
+    for n, key in enumerate(widgets.WIDGETS):
+        data[f"show_{key}"] = key in shown
+        data[f"position_{key}"] = shown.index(key) + 1 if key in shown else len(shown) + n + 1
+    titles = {key: w.title for key, w in widgets.WIDGETS.items()}
+    return dashboard_settings_form(titles, sorted(_ZONES), data=data)
+
+
+_ZONES = available_timezones() | {"UTC"}

@@ -114,3 +114,32 @@ class TokenForm(FlaskForm):
 
 class EmptyForm(FlaskForm):
     """A form with nothing but its CSRF token, for POST buttons (logout, revoke, delete)."""
+
+
+NUMBER_FORMATS = [(8239, "1 234 567 (thin space)"), (44, "1,234,567"), (46, "1.234.567"),
+                  (39, "1'234'567"), (0, "1234567")]
+THEMES = [("", "Follow the system"), ("light", "Light"), ("dark", "Dark")]
+
+
+class DisplaySettingsForm(FlaskForm):
+    """The user's dashboard settings; dashboard_settings_form() adds a show/position pair per
+    widget."""
+    timezone = SelectField("Time zone", choices=[], validate_choice=True)
+    sunday_starts_week = BooleanField("Weeks start on Sunday (otherwise Monday)")
+    twenty_four_hours = BooleanField("24-hour clock")
+    number_format = SelectField("Number format", coerce=int, choices=NUMBER_FORMATS)
+    theme = RadioField("Theme", choices=THEMES)
+
+
+def dashboard_settings_form(widget_titles, zones, **kwargs):
+    """A DisplaySettingsForm with ``show_<key>`` and ``position_<key>`` for each widget
+    (``widget_titles``: key → title, in registry order) and the time zones as choices."""
+    class Form(DisplaySettingsForm):
+        pass
+    for key, title in widget_titles.items():
+        setattr(Form, f"show_{key}", BooleanField(f"Show {title}"))
+        setattr(Form, f"position_{key}", IntegerField(
+            f"Position of {title}", [InputRequired(), NumberRange(min=1, max=99)]))
+    form = Form(**kwargs)
+    form.timezone.choices = [(zone, zone) for zone in zones]
+    return form

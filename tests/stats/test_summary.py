@@ -1,0 +1,256 @@
+"""The dashboard's read side (app/stats/summary.py) on hits seeded through the real pipeline:
+GoatCounter's period and grouping rules, the filter box, summary numbers and their change (the
+same figures the GoatCounter and Umami statistics give), paths with change, visitors right
+now and the hits that were filtered out."""
+from datetime import date, datetime, timedelta, timezone
+
+import pytest
+
+from app import clock
+from app.ingest.hit_in import HitIn
+from app.stats import service, summary, umami
+from app.stats.query import StatsQuery
+
+FIREFOX = "Mozilla/5.0 (X11; Linux x86_64; rv:80.0) Gecko/20100101 Firefox/80.0"
+WEEK = (datetime(2020, 6, 11), datetime(2020, 6, 18, 23, 59, 59))
+
+
+def at(*args):
+    return datetime(*args, tzinfo=timezone.utc).timestamp()
+
+
+def hit(site, path, when, **fields):
+    fields.setdefault("family", "gc-api")
+    fields.setdefault("user_agent", FIREFOX)
+    if "session" not in fields:
+        fields.setdefault("no_session", True)
+    return HitIn(site_id=site.id, path=path, created_at=when, **fields)
+
+
+def query(site, start=WEEK[0], end=WEEK[1], **kwargs):
+    return StatsQuery(site_id=site.id, start=start, end=end, **kwargs)
+
+
+# --- periods and grouping ---------------------------------------------------------------------
+
+@pytest.mark.parametrize("period, expected", [
+    ("day", (date(2020, 12, 1), date(2020, 12, 2))),
+    ("week", (date(2020, 11, 25), date(2020, 12, 2))),
+    ("month", (date(2020, 11, 2), date(2020, 12, 2))),
+    ("quarter", (date(2020, 9, 2), date(2020, 12, 2))),
+    ("half-year", (date(2020, 6, 2), date(2020, 12, 2))),
+    ("year", (date(2019, 12, 2), date(2020, 12, 2))),
+    ("0", (date(2020, 12, 2), date(2020, 12, 2))),
+    ("30", (date(2020, 11, 2), date(2020, 12, 2))),
+])
+def test_period_quick_links(period, expected):
+    assert summary.period_range(period, date(2020, 12, 2)) == expected
+
+
+def test_month_back_from_the_18th_and_month_ends():
+    assert summary.period_range("month", date(2020, 1, 18))[0] == date(2019, 12, 18)
+    assert summary.period_range("month", date(2020, 3, 31))[0] == date(2020, 2, 29)
+
+
+@pytest.mark.parametrize("period", ["fortnight", "", "-1", "99999", "week; drop"])
+def test_unknown_periods_are_refused(period):
+    with pytest.raises(ValueError):
+        summary.period_range(period, date(2020, 12, 2))
+
+
+def test_steps_move_the_range():
+    first, last = date(2020, 1, 31), date(2020, 2, 29)
+    assert summary.step(first, last, "day", forward=False) == (date(2020, 1, 30), date(2020, 2, 28))
+    assert summary.step(first, last, "week", forward=True) == (date(2020, 2, 7), date(2020, 3, 7))
+    assert summary.step(first, last, "month", forward=False) == (date(2019, 12, 31), date(2020, 1, 29))
+    assert summary.step(first, last, "year", forward=True) == (date(2021, 1, 31), date(2021, 2, 28))
+    with pytest.raises(ValueError):
+        summary.step(first, last, "decade", forward=True)
+
+
+@pytest.mark.parametrize("days, allowed", [
+    (1, ("hour",)), (6, ("hour",)), (7, ("hour", "day")), (90, ("hour", "day")),
+    (91, ("day", "week")), (364, ("day", "week")), (365, ("day", "week", "month")),
+])
+def test_groupings_allowed_by_range_length(days, allowed):
+    first = date(2020, 1, 1)
+    assert summary.allowed_groups(first, first + timedelta(days=days - 1)) == allowed
+
+
+def test_group_choice_url_then_saved_then_default():
+    week = (date(2020, 11, 25), date(2020, 12, 2))
+    year = (date(2019, 12, 2), date(2020, 12, 2))
+    assert summary.pick_group(*week, wanted="day") == "day"
+    assert summary.pick_group(*week, wanted="month", saved="day") == "day"
+    assert summary.pick_group(*week, wanted="month", saved="week") == "hour"
+    assert summary.pick_group(*year) == "day"
+    assert summary.pick_group(*year, wanted="month") == "month"
+
+
+def test_previous_period_has_equal_length(site):
+    q = query(site)
+    before = summary.previous(q)
+    assert (before.start, before.end) == (datetime(2020, 6, 3), datetime(2020, 6, 10, 23, 59, 59))
+
+
+# --- the filter box ---------------------------------------------------------------------------
+
+def test_parse_filter_keywords():
+    flt = summary.parse_filter("  Blog at:start IN:TITLE is:event :not  news ")
+    assert flt == summary.Filter(text="Blog news", at_start=True, in_title=True, event=True,
+                                 negate=True)
+    assert summary.parse_filter("").empty and not summary.parse_filter("is:pageview").empty
+
+
+@pytest.fixture
+def paths(site, store_hits):
+    store_hits(hit(site, "/blog/one", at(2020, 6, 12, 1), title="First post"),
+               hit(site, "/blog/two", at(2020, 6, 12, 2), title="Blog archive"),
+               hit(site, "/about", at(2020, 6, 12, 3), title="About the blog"),
+               hit(site, "/a_b%c", at(2020, 6, 12, 4), title=""),
+               hit(site, "signup", at(2020, 6, 12, 5), kind="event"))
+    return {p.path: p.id for p in service.paths(site.id, limit=100).rows}
+
+
+def _names(ids, paths):
+    names = {v: k for k, v in paths.items()}
+    return sorted(names[i] for i in ids)
+
+
+@pytest.mark.parametrize("text, include, exclude", [
+    ("blog", ["/about", "/blog/one", "/blog/two"], None),
+    ("BLOG in:path", ["/blog/one", "/blog/two"], None),
+    ("blog in:title", ["/about", "/blog/two"], None),
+    ("/blog at:start", ["/blog/one", "/blog/two"], None),
+    ("one at:end", ["/blog/one"], None),
+    ("/about at:start at:end", ["/about"], None),
+    ("/abo at:start at:end", [], None),
+    ("is:event", ["signup"], None),
+    ("is:pageview blog", ["/about", "/blog/one", "/blog/two"], None),
+    ("blog :not", None, ["/about", "/blog/one", "/blog/two"]),
+    ("_b%", ["/a_b%c"], None),  # LIKE wildcards are matched literally
+    ("nothing-matches", [], None),
+])
+def test_filter_box_to_path_ids(site, paths, text, include, exclude):
+    got_include, got_exclude = summary.filter_paths(site.id, text)
+    assert (None if got_include is None else _names(got_include, paths)) == include
+    assert (_names(got_exclude, paths) if exclude is not None else got_exclude) == (exclude or ())
+
+
+def test_empty_filter_selects_everything(site, paths):
+    assert summary.filter_paths(site.id, "  ") == (None, ())
+
+
+def test_filter_is_per_site(site, paths, store_hits):
+    from app import accounts
+    other = accounts.create_site("other.example")
+    store_hits(hit(other, "/blog/elsewhere", at(2020, 6, 12, 1)))
+    include, _ = summary.filter_paths(site.id, "elsewhere")
+    assert include == ()
+
+
+# --- summary numbers --------------------------------------------------------------------------
+
+@pytest.fixture
+def visits(site, store_hits):
+    """This week: session s1 views /a, /b and /a again within an hour (one visit of 3
+    pageviews, 10 minutes), s2 bounces on /a, s3 bounces on /c; an event. Previous week:
+    s4 bounces on /a."""
+    store_hits(hit(site, "/a", at(2020, 6, 12, 9, 0), session="s1"),
+               hit(site, "/b", at(2020, 6, 12, 9, 5), session="s1"),
+               hit(site, "/a", at(2020, 6, 12, 9, 10), session="s1"),
+               hit(site, "/a", at(2020, 6, 13, 10), session="s2"),
+               hit(site, "/c", at(2020, 6, 14, 11), session="s3"),
+               hit(site, "signup", at(2020, 6, 14, 11, 1), session="s3", kind="event"),
+               hit(site, "/a", at(2020, 6, 5, 8), session="s4"))
+
+
+def test_summary_numbers_match_the_api_figures(site, visits):
+    q = query(site)
+    numbers = summary.summary(q)
+    umami_figures = umami.summary(q)
+    assert numbers.visitors.value == service.totals(q).total == 5
+    assert numbers.pageviews.value == umami_figures["pageviews"] == 5
+    # Umami's dashboard: bounce rate = min(uniques, bounces) / uniques (2 of 3 sessions).
+    assert numbers.bounce_rate.value == pytest.approx(2 / 3)
+    # totaltime / (pageviews − bounces) = 600 s / 3.
+    assert numbers.visit_time.value == pytest.approx(600 / 3)
+    assert not numbers.site_wide
+
+
+def test_summary_change_versus_previous_period(site, visits):
+    numbers = summary.summary(query(site))
+    assert (numbers.visitors.previous, numbers.pageviews.previous) == (1, 1)
+    assert numbers.visitors.change == pytest.approx(400)
+    assert numbers.bounce_rate.previous == 1 and numbers.bounce_rate.change == pytest.approx(-100 / 3)
+    assert numbers.visit_time.previous == 0 and numbers.visit_time.change is None
+
+
+def test_summary_with_a_path_filter(site, visits):
+    include, _ = summary.filter_paths(site.id, "/a at:start at:end")
+    q = query(site, include_paths=include)
+    numbers = summary.summary(q)
+    assert numbers.visitors.value == service.totals(q).total == 2
+    assert numbers.pageviews.value == 3
+    assert numbers.site_wide  # visits are not per path
+    assert numbers.bounce_rate.value == pytest.approx(2 / 3)
+    nothing = summary.summary(query(site, include_paths=()))
+    assert (nothing.visitors.value, nothing.pageviews.value) == (0, 0)
+
+
+def test_summary_of_an_empty_site(site):
+    numbers = summary.summary(query(site))
+    assert (numbers.visitors.value, numbers.pageviews.value, numbers.bounce_rate.value,
+            numbers.visit_time.value) == (0, 0, 0, 0)
+    assert numbers.visitors.change is None
+
+
+def test_paths_with_change(site, visits):
+    rows, more = summary.paths_with_change(query(site, limit=2))
+    assert len(rows) == 2
+    assert (rows[0].stats.path, rows[0].stats.count, rows[0].previous) == ("/a", 2, 1)
+    assert (rows[1].stats.count, rows[1].previous, rows[1].change) == (1, 0, None)
+    assert rows[0].change == pytest.approx(100)
+    assert more is True
+    assert [r.stats.count for r in rows] == [p.count for p in service.hits(query(site, limit=2)).hits]
+
+
+# --- realtime and dropped hits ----------------------------------------------------------------
+
+def test_visitors_now(site, store_hits):
+    now = datetime(2020, 6, 18, 12, 0)
+    store_hits(hit(site, "/a", at(2020, 6, 18, 11, 57), session="x"),
+               hit(site, "/b", at(2020, 6, 18, 11, 58), session="x"),
+               hit(site, "/a", at(2020, 6, 18, 11, 59), session="y"),
+               hit(site, "/a", at(2020, 6, 18, 11, 50), session="z"))
+    assert summary.visitors_now(site.id, now) == umami.active_visitors(site.id, now) == 2
+
+
+@pytest.fixture
+def frozen():
+    yield clock.freeze
+    clock.freeze(None)
+
+
+def test_dropped_hits_by_reason(site, store_hits, frozen):
+    """Dropped hits are logged with the time they were processed."""
+    when = at(2020, 6, 12, 10)
+    googlebot = "Googlebot/2.1 (+http://www.google.com/bot.html)"
+    frozen(datetime(2020, 6, 1))  # before the range
+    store_hits(hit(site, "/a", when, drop="ignored-ip"))
+    frozen(datetime(2020, 6, 12, 10))
+    store_hits(hit(site, "/a", when, user_agent=googlebot),
+               hit(site, "/a", when + 1, user_agent=googlebot),
+               hit(site, "/b", when + 2, user_agent="curl/7.0", bot=3),
+               hit(site, "/a", when + 3, referrer="http://localhost/spam"),
+               hit(site, "/a", when + 4, drop="ignored-ip"),
+               hit(site, "/a", when + 5, drop="dnt", referrer="https://private.example/"),
+               hit(site, "", when + 6),
+               hit(site, "/ok", when + 7))
+    dropped = summary.dropped_hits(site.id, *WEEK)
+    assert dropped.counts == {"bot": 3, "ignored-ip": 1, "spam": 1, "invalid": 1, "dnt": 1}
+    assert dropped.total == 7
+    assert dropped.user_agents[0] == (googlebot, 2)
+    assert ("http://localhost/spam", 1) in dropped.referrers
+    assert all("private.example" not in text for text, _ in dropped.referrers)  # DNT keeps nothing
+    assert summary.dropped_hits(site.id, datetime(2020, 5, 31), datetime(2020, 6, 2)).total == 1
