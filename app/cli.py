@@ -225,7 +225,8 @@ __all__ = ["register"]
 @rollups_cli.command("rebuild")
 @click.option("--site", "site_id", type=int, required=True, help="Site id.")
 @click.option("--from", "since", type=click.DateTime(formats=["%Y-%m-%d"]), default=None,
-              help="First UTC day to rebuild (default: all of the site's history).")
+              help="First UTC day to rebuild; its whole month is rebuilt (default: all of the "
+                   "site's history).")
 def rollups_rebuild(site_id, since):
     """Recompute a site's rollups and visits from its raw hits (after imports or repairs)."""
     from app.ingest.rollups import rebuild

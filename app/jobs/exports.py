@@ -13,7 +13,7 @@ from sqlalchemy.orm import aliased
 
 from app.clock import utcnow
 from app.extensions import db
-from app.jobs import enqueue, goatcounter_csv, progress
+from app.jobs import enqueue, goatcounter_csv, progress, status
 from app.models import Browser, Export, Hit, Path, Ref, Site, System, VisitorSession
 
 EXPORT_TTL = timedelta(hours=24)
@@ -78,6 +78,16 @@ def start_export(site, user_id=None, format=None, start_from_hit_id=None, start_
 
 def job_id(export_id):
     return f"export-{export_id}"
+
+
+def job_state(export):
+    """The JobState of ``export``'s job (or None). An unfinished export whose job is gone — an
+    embedded process restarted, RQ's record expired — is enqueued again: the job is idempotent."""
+    state = status(job_id(export.id))
+    if state is None and export.finished_at is None and export.error is None:
+        enqueue(export_site, export.id, job_id=job_id(export.id))
+        state = status(job_id(export.id))
+    return state
 
 
 def recent_exports(site_id, limit=20):

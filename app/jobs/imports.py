@@ -17,7 +17,7 @@ from app.extensions import db
 from app.ingest.paths import bounded_key, path_key
 from app.ingest.rollups import rebuild
 from app.ingest.store import get_or_create, insert_missing, insert_rows, upsert_add
-from app.jobs import enqueue, progress
+from app.jobs import enqueue, progress, status
 from app.jobs.goatcounter_csv import BadRow, read_hits
 from app.models import (Browser, Hit, Import, ImportedHit, Location, Path, Ref, Site, System,
                         VisitorSession)
@@ -88,6 +88,16 @@ def _record(site, filename, path, file_hash, user_id):
 def start_import(record):
     enqueue(import_hits, record.id, job_id=job_id(record.id),
             description=f"import {record.id} into site {record.site_id}")
+
+
+def job_state(record):
+    """The JobState of the import's job (or None); a queued or running import whose job is
+    gone is enqueued again (the job is idempotent)."""
+    state = status(job_id(record.id))
+    if state is None and record.state in ("queued", "running"):
+        start_import(record)
+        state = status(job_id(record.id))
+    return state
 
 
 def recent_imports(site_id, limit=20):
