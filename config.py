@@ -84,6 +84,7 @@ class TestingConfig(Config):
         # rate-limit tests set their own.
         self.GOATCOUNTER_RATE_LIMITS = goatcounter_rate_limits(
             env.get("GOATCOUNTER_RATE_LIMITS") or TESTING_RATE_LIMITS)
+        self.BASIC_API_RATE_LIMIT = env.get("BASIC_API_RATE_LIMIT") or "100000 per second"
 
 
 class ProductionConfig(Config):
