@@ -12,7 +12,7 @@ from marshmallow import Schema, fields
 from openapi_spec_validator import validate
 
 from app.api.openapi import OPENAPI, SWAGGER, build
-from app.api.openapi.build import UNDOCUMENTED, component_names
+from app.api.openapi.documents import UNDOCUMENTED, component_names
 from app.api.openapi.families import Family
 from tests.conftest import make_app
 

@@ -7,7 +7,7 @@ import json
 import click
 from flask import Blueprint, current_app, jsonify, render_template
 
-from app.api.openapi.build import OPENAPI, SWAGGER, build, document
+from app.api.openapi.documents import OPENAPI, SWAGGER, build, document
 from app.api.openapi.page import page_model
 from app.ui.access import security_headers
 

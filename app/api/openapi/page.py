@@ -1,6 +1,6 @@
 """The API reference page's model: /openapi.json regrouped by family for the template, each
 type as parts (plain text, or a link to a schema). Values stay text; the template escapes them."""
-from app.api.openapi.build import METHODS, UNDOCUMENTED
+from app.api.openapi.documents import METHODS, UNDOCUMENTED
 
 
 def page_model(document):
