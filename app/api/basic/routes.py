@@ -94,7 +94,7 @@ def delete_site(domain):
       summary: Delete a site; its data is kept hidden until purged, as in the UI
       parameters: [{name: domain, in: path, required: true, schema: {type: string}}]
       responses:
-        204: {description: deleted, or was not registered}
+        204: {description: deleted (or was not registered)}
     """
     try:
         site = accounts.find_site_by_domain(accounts.normalise_domain(domain))
@@ -146,7 +146,7 @@ def remove_ignored_ip(ip):
       summary: Stop ignoring an IP or range
       parameters: [{name: ip, in: path, required: true, schema: {type: string}}]
       responses:
-        204: {description: removed, or was not listed}
+        204: {description: removed (or was not listed)}
     """
     accounts.remove_global_ignored_ip(ip)
     return "", 204
@@ -161,7 +161,7 @@ def generate_token():
       summary: Create a token; without credentials only while no active token exists (once)
       security: [{}, {bearer: []}]
       responses:
-        200: {description: the secret, shown only now, content: {application/json: {schema: TokenCreated}}}
+        200: {description: the secret (shown only now), content: {application/json: {schema: TokenCreated}}}
         401: {description: unauthorized, content: {application/json: {schema: Error}}}
     """
     try:
@@ -214,7 +214,10 @@ def revoke_token(token_id):
 
 def _site_ids(token, domain):
     if domain:
-        site = accounts.find_site_by_domain(domain.strip().lower())
+        try:
+            site = accounts.find_site_by_domain(accounts.normalise_domain(domain))
+        except ValidationError:  # no host name can be a registered site
+            site = None
         if site is None or not token.allows_site(site.id):
             raise SiteNotFound(domain)
         return [site.id]

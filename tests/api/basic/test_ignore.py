@@ -26,7 +26,7 @@ def test_add_list_and_remove(client, db, auth):
     assert client.delete("/api/ignore/2001:db8:1::%2F48", headers=auth).status_code == 204
     assert client.get("/api/ignore", headers=auth).json == ["2001:db8::1"]
     # Idempotent, also for what was never listed or is no address.
-    for entry in ("192.168.1.1", "172.16.0.1", "nonsense", "10.0.0.1/8"):
+    for entry in ("192.168.1.1", "172.16.0.1", "nonsense", "10.0.0.1/8", "1.2.3.4%00"):
         response = client.delete(f"/api/ignore/{entry}", headers=auth)
         assert response.status_code == 204 and response.data == b""
     assert client.get("/api/ignore", headers=auth).json == ["2001:db8::1"]
@@ -43,7 +43,8 @@ def test_validation(client, db, auth):
     cases = [({}, "missing ip"), ({"ip": ""}, "missing ip"), ({"ip": None}, "missing ip"),
              ({"ip": 192}, "invalid ip"), ({"ip": "192.168.1.300"}, "invalid ip"),
              ({"ip": "example.com"}, "invalid ip"), ({"ip": "10.0.0.1/8"}, "invalid ip"),
-             ({"ip": "10.0.0.0/33"}, "invalid ip"), ({"ip": "::g"}, "invalid ip")]
+             ({"ip": "10.0.0.0/33"}, "invalid ip"), ({"ip": "::g"}, "invalid ip"),
+             ({"ip": "1.2.3.4\u0000"}, "invalid ip")]
     for body, message in cases:
         response = client.post("/api/ignore", json=body, headers=auth)
         assert (response.status_code, response.json) == (400, {"error": message}), body

@@ -32,7 +32,8 @@ def test_create_validation(client, db, auth):
              ({"domain": "   "}, "missing domain"), ({"domain": None}, "missing domain"),
              ({"domain": 42}, "invalid domain"), ({"domain": ["a.com"]}, "invalid domain"),
              ({"domain": "not a domain"}, "invalid domain"),
-             ({"domain": "exa_mple.com"}, "invalid domain")]
+             ({"domain": "exa_mple.com"}, "invalid domain"),
+             ({"domain": "a\u0000b.com"}, "invalid domain"), ({"domain": "x" * 300}, "invalid domain")]
     for body, message in cases:
         response = client.post("/api/sites", json=body, headers=auth)
         assert (response.status_code, response.json) == (400, {"error": message}), body
@@ -72,7 +73,8 @@ def test_delete_is_idempotent_and_follows_the_ui_rules(client, db, auth):
     site = db.session.get(Site, created["id"])
     assert site.state == "d"  # soft-deleted, as the UI deletes: data kept, hidden
     assert client.get("/api/sites", headers=auth).json == []
-    for domain in ("example.com", "never-registered.org", "not a domain!"):
+    for domain in ("example.com", "never-registered.org", "not a domain!", "a%00b.com",
+                   "x" * 300):
         assert client.delete(f"/api/sites/{domain}", headers=auth).status_code == 204
     # The domain can be registered again, as a new site.
     again = client.post("/api/sites", json={"domain": "example.com"}, headers=auth).json

@@ -137,7 +137,7 @@ def test_site_filter(client, auth, site, other, store_hits):
         assert status == 200 and [row["path"] for row in rows] == ["/mine"]
     status, rows = get(client, auth, "?site=other.example&verbose=true")
     assert [(row["site"], row["path"]) for row in rows] == [("other.example", "/theirs")]
-    for unknown in ("nope.example", "example", "%20"):
+    for unknown in ("nope.example", "example", "%20", "%00", "a%00b.com", "x" * 300):
         assert get(client, auth, f"?site={unknown}") == (404, {"error": "site not found"})
     # A deleted site is unknown, and its pageviews are no longer reported.
     accounts.delete_site(other)
