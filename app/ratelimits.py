@@ -1,7 +1,8 @@
-"""GoatCounter's rate limits (spec §3): fixed windows per client IP (per IP + User-Agent for
-/count), counted in the app's rate-limit storage through the ``limits`` library — memory in
-the embedded default, Redis shared by every node when REDIS_URL is set. Buckets and sizes
-come from GOATCOUNTER_RATE_LIMITS (config.py)."""
+"""GoatCounter's rate limits (spec §3) for /api/v0 and the /count pixel: fixed windows per
+client IP (per IP + User-Agent for /count), counted in the app's rate-limit storage through
+the ``limits`` library — memory in the embedded default, Redis shared by every node when
+REDIS_URL is set. Buckets and sizes come from GOATCOUNTER_RATE_LIMITS (config.py). (UI login
+limits are Flask-Limiter decorators; the tracking blueprint skips Flask-Limiter's hooks.)"""
 import math
 import time
 import zlib
@@ -33,10 +34,11 @@ class RateLimits:
     one atomic increment per bucket (one Redis round trip) answers the request and the reset
     time needs no second query."""
 
-    def __init__(self, storage, prefix, buckets, enabled=True):
+    def __init__(self, storage, prefix, buckets, enabled=True, clock=time.time):
         self.storage = storage
         self.prefix = prefix
         self.buckets = {name: spec for name, spec in buckets.items() if spec and enabled}
+        self.clock = clock  # seconds since the epoch; tests pin it to a window's start
 
     def hit(self, name, ident, now=None):
         """Count one request of ``ident`` in bucket ``name``; None when the bucket is off."""
@@ -44,7 +46,7 @@ class RateLimits:
         if spec is None:
             return None
         limit, seconds = spec
-        now = time.time() if now is None else now
+        now = self.clock() if now is None else now
         window = int(now // seconds)
         reset = (window + 1) * seconds - now
         try:

@@ -5,6 +5,7 @@ import re
 
 from flask import Response, request
 
+from app import ratelimits
 from app.ingest import bots, ingest
 from app.netaddr import client_ip
 from app.tracking import cache_token, payloads
@@ -64,6 +65,18 @@ def _gif(status=200, reason=None):
 
 
 def count():
+    # GoatCounter's count bucket (spec §3): this blueprint skips Flask-Limiter's hooks, so the
+    # check is here — nothing for loopback, else one increment in the rate-limit storage.
+    ip = client_ip()
+    limit = ratelimits.count_outcome(ip, request.environ.get("HTTP_USER_AGENT", ""))
+    if limit is None:
+        return _count(ip)
+    if not limit.allowed:
+        return ratelimits.too_many(limit, request.mimetype == "application/json")
+    return ratelimits.add_headers(_count(ip), limit)
+
+
+def _count(ip):
     runtime = ingest()
     sites = runtime.sites
     environ = request.environ
@@ -73,7 +86,6 @@ def count():
         return _gif(400, f'no site at this domain ("{request.host}")')
     if bots.is_prefetch(_Headers(environ)):
         return _gif(200)
-    ip = client_ip()
     if sites.is_ignored(site, ip):
         _drop(site, "ignored-ip", request.args.get("p", ""))
         return _gif(202, f'ignored because "{ip}" is in the IP ignore list')

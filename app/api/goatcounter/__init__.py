@@ -5,8 +5,8 @@ import secrets
 from flask import Blueprint, current_app, jsonify
 from werkzeug.exceptions import HTTPException
 
-from app import errors
-from app.api.goatcounter import (conventions, diagnostic, exports, ratelimits, routes, sites,
+from app import errors, ratelimits
+from app.api.goatcounter import (conventions, diagnostic, exports, routes, sites,
                                  stats)
 from app.api.goatcounter.decoding import ApiError
 from app.exceptions import AuthError, PermissionDenied, ValidationError

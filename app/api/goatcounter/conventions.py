@@ -4,7 +4,7 @@ OPTIONS, and the Cache-Control, CORS and X-Rate-Limit headers of every answer. T
 app-wide hooks limited to the prefix, since 404s and 405s belong to no blueprint."""
 from flask import Response, g, redirect, request
 
-from app.api.goatcounter import ratelimits
+from app import ratelimits
 
 PREFIX = "/api/v0"
 METHODS = "DELETE, GET, HEAD, OPTIONS, PATCH, POST, PUT"
