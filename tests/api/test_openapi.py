@@ -176,6 +176,8 @@ def late_app(database_url, tmp_path):
     app.add_url_rule("/api/v0/broken/<site_id>", "goatcounter_api.broken", later_broken)
     app.add_url_rule("/api/unclaimed", "unclaimed", later_documented, methods=["POST"])
     app.add_url_rule("/api/v0/twice/<key>", "goatcounter_api.twice", later_duplicate)
+    app.add_url_rule("/api/v0/bounded/<int(min=1, max=99):number>", "goatcounter_api.bounded",
+                     later_list)
     app.add_url_rule("/api/v0/listed", "goatcounter_api.listed", later_list)
     return app
 
@@ -193,6 +195,8 @@ def test_routes_that_land_later_are_documented(late_app):
         assert "no YAML yet" in item["get"]["description"]
         assert [p["name"] for p in item["delete"]["parameters"]] == ["thing_id"]
     assert swagger["paths"]["/api/v0/later/{thing_id}"]["get"]["parameters"][0]["type"] == "integer"
+    thing_id = openapi["paths"]["/api/v0/later/{thing_id}"]["get"]["parameters"][0]
+    assert thing_id["schema"] == {"type": "integer", "minimum": 0}  # werkzeug's int: no sign
     assert "/api/unclaimed" in openapi["paths"] and "/api/unclaimed" not in swagger["paths"]
     assert openapi["paths"]["/api/unclaimed"]["post"]["tags"] == ["Other"]
 
@@ -229,6 +233,9 @@ def test_docstring_mistakes_are_reported_and_the_documents_stay_valid(late_app):
             assert twice[UNDOCUMENTED] and [p["name"] for p in twice["parameters"]] == ["key"]
             assert any("/api/v0/listed" in p and "does not parse" in p for p in problems)
             assert document["paths"]["/api/v0/listed"]["get"][UNDOCUMENTED]
+            bounded = document["paths"]["/api/v0/bounded/{number}"]["get"]["parameters"][0]
+            bounded = bounded["schema"] if version == OPENAPI else bounded
+            assert (bounded["type"], bounded["minimum"], bounded["maximum"]) == ("integer", 1, 99)
 
 
 def test_the_reference_page_lists_every_operation_and_escapes_what_it_shows(late_app):

@@ -173,7 +173,8 @@ def _bare(operation):
 def _path_parameters(operation, route, problems, where):
     """The route's own path parameters, typed by their converters: a docstring's path
     parameter the route does not have is dropped, one it lacks is added."""
-    arguments = {name: converter for converter, name in ARGUMENT.findall(route.rule.rule)}
+    arguments = {name: _converter_schema(converter, options)
+                 for converter, options, name in ARGUMENT.findall(route.rule.rule)}
     parameters = [p for p in operation.get("parameters") or [] if isinstance(p, dict)]
     kept = []
     for parameter in parameters:
@@ -182,13 +183,33 @@ def _path_parameters(operation, route, problems, where):
                             "route; documented as the route's own instead")
             continue
         kept.append(parameter)
-    declared = {p.get("name") for p in kept if p.get("in") == "path"}
-    for name, converter in arguments.items():
+    declared = {p.get("name"): p for p in kept if p.get("in") == "path"}
+    for name, schema in arguments.items():
         if name not in declared:
-            kept.append({"in": "path", "name": name, "required": True,
-                         "schema": dict(_CONVERTERS.get(converter, {"type": "string"}))})
+            kept.append({"in": "path", "name": name, "required": True, "schema": schema})
+        elif (declared[name].get("schema") or {}).get("type") == schema["type"]:
+            for bound in ("minimum", "maximum"):  # the converter's bounds are the route's
+                if bound in schema:
+                    declared[name]["schema"].setdefault(bound, schema[bound])
     if kept:
         operation["parameters"] = kept
+
+
+def _converter_schema(converter, options):
+    """The schema of a path variable with werkzeug's ``converter(options)``: int and float
+    match no sign unless signed=True, and take min/max."""
+    schema = dict(_CONVERTERS.get(converter, {"type": "string"}))
+    if schema["type"] in ("integer", "number"):
+        pairs = dict(part.split("=", 1) for part in options.replace(" ", "").split(",")
+                     if "=" in part)
+        if pairs.get("signed") != "True":
+            schema["minimum"] = 0
+        for key, bound in (("min", "minimum"), ("max", "maximum")):
+            try:
+                schema[bound] = int(pairs[key])
+            except (KeyError, ValueError):
+                pass
+    return schema
 
 
 def _responses(operation):

@@ -7,7 +7,8 @@ from dataclasses import dataclass, field
 
 from marshmallow import Schema
 
-ARGUMENT = re.compile(r"<(?:(\w+)(?:\([^>]*\))?:)?(\w+)>")
+# A Flask rule's variable: <name>, <converter:name> or <converter(arguments):name>.
+ARGUMENT = re.compile(r"<(?:(\w+)(?:\(([^>]*)\))?:)?(\w+)>")
 # Custom marshmallow fields of the families, as OpenAPI types (a field that is gone is skipped).
 FIELD_TYPES = {
     "app.api.goatcounter.schemas.Bool": ("boolean", None),
@@ -144,7 +145,7 @@ def api_routes(app, families=FAMILIES):
                    if (rule.rule == path if exact else rule.rule.startswith(path))]
         if matches:
             family = max(matches, key=lambda match: (match[1], match[0]))[2]
-            routes.append(Route(family, rule, ARGUMENT.sub(r"{\2}", rule.rule)))
+            routes.append(Route(family, rule, ARGUMENT.sub(r"{\3}", rule.rule)))
     return sorted(routes, key=lambda route: (route.path, route.rule.endpoint))
 
 
