@@ -104,7 +104,9 @@ class View:
         args.update(changes)
         if request.args.get("hideui"):
             args["hideui"] = "1"
-        return {k: v for k, v in args.items() if v not in (None, "")}
+        order = {key: n for n, key in enumerate(STATE_KEYS)}
+        return {k: args[k] for k in sorted(args, key=lambda k: order.get(k, len(order)))
+                if args[k] not in (None, "")}
 
 
 def user_settings():
@@ -204,7 +206,7 @@ def _step_links(view):
     for unit in summary.STEPS:
         back = summary.step(view.first, view.last, unit, forward=False)
         ahead = summary.step(view.first, view.last, unit, forward=True)
-        links.append((unit, _dates(view, *back), _dates(view, *ahead) if ahead[0] <= view.today
+        links.append((unit, _dates(view, *back), _dates(view, *ahead) if view.last < view.today
                       else None))
     return links
 
