@@ -196,7 +196,7 @@ def revoke_token(token_id):
     ---
     delete:
       summary: Revoke an API token
-      parameters: [{name: id, in: path, required: true, schema: {type: integer}}]
+      parameters: [{name: token_id, in: path, required: true, schema: {type: integer}}]
       responses:
         204: {description: revoked}
         400: {description: id is not an integer, content: {application/json: {schema: Error}}}
@@ -237,7 +237,8 @@ def stats():
             Rows: PathCountOut, or PageviewOut when verbose. With limit, a Link header
             (rel=next) names the next page when there is one.
           content:
-            application/json: {schema: {type: array, items: PathCountOut}}
+            application/json:
+              schema: {type: array, items: {oneOf: [PathCountOut, PageviewOut]}}
         400:
           description: invalid date, last, verbose, limit or cursor
           content: {application/json: {schema: Error}}
