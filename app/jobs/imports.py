@@ -158,13 +158,13 @@ def _write(site_id, path, total):
     """Store the file's rows CHUNK at a time, one transaction each; returns (imported, skipped:
     bot rows and rows already imported)."""
     seen, order = {}, deque()  # base digest -> [occurrences, last row number]; recent rows
-    imported = done = bots = 0
+    imported = done = 0
+    titled = set()
     batch = []
     progress(phase="importing", done=0, total=total)
     for number, (_line, hit) in enumerate(read_hits(path)):
         done += 1
-        if hit.bot:
-            bots += 1
+        if hit.bot:  # GoatCounter never exports bots; a file that has them: skip them
             continue
         base = hit.digest(0)
         entry = seen.get(base)
@@ -177,17 +177,18 @@ def _write(site_id, path, total):
                 del seen[old]
         batch.append((base if occurrence == 0 else hit.digest(occurrence), hit))
         if len(batch) >= CHUNK:
-            imported += _store(site_id, batch)
+            imported += _store(site_id, batch, titled)
             batch = []
             progress(phase="importing", done=done, total=total)
     if batch:
-        imported += _store(site_id, batch)
+        imported += _store(site_id, batch, titled)
     progress(phase="importing", done=done, total=total)
     return imported, done - imported
 
 
-def _store(site_id, batch):
-    """Write the rows of ``batch`` [(key, CsvHit)] not yet in the site's ledger; one commit."""
+def _store(site_id, batch, titled):
+    """Write the rows of ``batch`` [(key, CsvHit)] not yet in the site's ledger; one commit.
+    ``titled``: ids of paths whose title this import has settled."""
     keys = [key for key, _ in batch]
     known = set(map(bytes, db.session.scalars(select(ImportedHit.row_key).where(
         ImportedHit.site_id == site_id, ImportedHit.row_key.in_(keys)))))
@@ -196,7 +197,7 @@ def _store(site_id, batch):
         db.session.rollback()
         return 0
     hits = [hit for _, hit in fresh]
-    ids = _dimension_ids(site_id, hits)
+    ids = _dimension_ids(site_id, hits, titled)
     sessions = _sessions(site_id, hits, ids)
     insert_rows(ImportedHit.__table__, [{"site_id": site_id, "row_key": key} for key, _ in fresh])
     insert_rows(Hit.__table__, [{
@@ -216,7 +217,7 @@ def _store(site_id, batch):
     return len(fresh)
 
 
-def _dimension_ids(site_id, hits):
+def _dimension_ids(site_id, hits, titled):
     paths, refs, browsers, systems, locations = {}, {}, {}, {}, {}
     for h in hits:
         key = (site_id, path_key(h.path))
@@ -238,11 +239,23 @@ def _dimension_ids(site_id, hits):
            "browser": get_or_create(Browser.__table__, ("name", "version"), browsers),
            "system": get_or_create(System.__table__, ("name", "version"), systems)}
     insert_missing(Location.__table__, ("code",), list(locations.values()))
-    for key, row in sorted(paths.items()):  # a path keeps the first title it was seen with
-        if row["title"]:
-            db.session.execute(update(Path).where(Path.id == ids["path"][key], Path.title == "")
-                               .values(title=row["title"]))
+    _set_titles(paths, ids["path"], titled)
     return ids
+
+
+def _set_titles(paths, path_ids, titled):
+    """A path keeps the first title it was seen with: give untitled paths the file's title.
+    ``titled`` (path ids already done in this import) keeps this to one query per new path."""
+    wanted = {path_ids[key]: row["title"] for key, row in paths.items()
+              if row["title"] and path_ids[key] not in titled}
+    if not wanted:
+        return
+    empty = db.session.scalars(select(Path.id).where(Path.id.in_(wanted), Path.title == "")).all()
+    table = Path.__table__
+    for path_id in sorted(empty):  # row locks in one order
+        db.session.execute(table.update().where(table.c.id == path_id, table.c.title == "")
+                           .values(title=wanted[path_id]))
+    titled.update(wanted)
 
 
 def _location(code):
