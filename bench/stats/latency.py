@@ -85,10 +85,14 @@ def dataset_facts(url):
     first, last = _as_datetime(first), _as_datetime(last)
     return {"site_id": site_id, "hits": hits, "all_hits": total,
             "first_day": first.date().isoformat(), "last_day": last.date().isoformat(),
-            "ranges": {"1 week": ((last - timedelta(days=6)).date().isoformat(),
-                                  last.date().isoformat()),
-                       "1 year": ((last - timedelta(days=364)).date().isoformat(),
-                                  last.date().isoformat())}}
+            "ranges": {"1 week": _range(last, 7), "1 year": _range(last, 365)}}
+
+
+def _range(last, days):
+    """(start, end) of the ``days`` whole UTC days ending with the day of ``last``, as RFC
+    3339 (a bare date as end would mean its midnight, leaving the last day out)."""
+    first = (last - timedelta(days=days - 1)).date()
+    return f"{first.isoformat()}T00:00:00Z", f"{last.date().isoformat()}T23:59:59Z"
 
 
 def _as_datetime(value):

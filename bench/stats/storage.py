@@ -5,7 +5,8 @@ import os
 
 from bench.ingest.persist import DIMENSIONS, RAW, ROLLUPS, SESSIONS
 
-COUNTED = RAW + ROLLUPS + SESSIONS
+SITE_ROLLUPS = ("site_hours", "site_stats")   # site-wide rollups of the stats engine
+COUNTED = RAW + ROLLUPS + SITE_ROLLUPS + SESSIONS
 
 
 def measure(url, backend):
@@ -27,7 +28,8 @@ def measure(url, backend):
 
     def group(names):
         return sum(sizes.get(name, 0) for name in names)
-    groups = {"hits (heap + indexes)": RAW, "rollups": ROLLUPS, "sessions and visits": SESSIONS,
+    groups = {"hits (heap + indexes)": RAW, "rollups": ROLLUPS + SITE_ROLLUPS,
+              "sessions and visits": SESSIONS,
               "dimensions": DIMENSIONS}
     counted = [name for name in sizes if name in COUNTED]
     return {"hits": hits, "tables": tables,
