@@ -168,6 +168,6 @@ def test_no_request_answers_5xx(case, use_seeded_ids, fuzzed):
     body = None if type(case.body).__name__ == "NotSet" else case.body
     pytest.fail(
         f"{case.method} {case.formatted_path}{'?' + query if query else ''} answered "
-        f"{response.status_code}\nrequest headers: {dict(case.headers or {})}\n"
-        f"request body: {body!r}\nresponse: {response.text[:2000]}\n"
-        f"app log:\n" + "\n".join(log.lines), pytrace=False)
+        f"{response.status_code}\nsent as: {family} (seeded credentials)\n"
+        f"request headers: {dict(case.headers or {})}\nrequest body: {body!r}\n"
+        f"response: {response.text[:2000]}\napp log:\n" + "\n".join(log.lines), pytrace=False)

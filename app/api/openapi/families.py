@@ -39,7 +39,6 @@ SECURITY_SCHEMES = {  # name: (OpenAPI 3 form, OpenAPI 2.0 form or None)
 }
 
 
-
 @dataclass
 class Family:
     """An API family: its tag, the package whose schemas its docstrings name, the paths it owns
