@@ -23,7 +23,7 @@ from app.models import (Browser, Hit, Import, ImportedHit, Location, Path, Ref, 
                         VisitorSession)
 
 log = logging.getLogger("ibex.jobs")
-CHUNK = 2000
+CHUNK = 5000
 # Identical rows (same second, session, path, …) are told apart by their occurrence in the
 # file, counted over this many recent rows: duplicates are adjacent in an export in practice.
 WINDOW = 100_000
