@@ -37,7 +37,7 @@ def document(app, version):
 
 
 def build(app, version):
-    """(document, problems): OpenAPI 2.0 covers the GoatCounter family, OpenAPI 3 every family.
+    """(document, problems): OpenAPI 2.0 covers GoatCounter's /api/v0, OpenAPI 3 every family.
     ``problems`` lists what the docstrings got wrong (unknown schema names, path parameters the
     route does not have, YAML errors); the document stays valid regardless."""
     swagger = version == SWAGGER
@@ -63,6 +63,8 @@ def build(app, version):
     schemes = {name for name, forms in SECURITY_SCHEMES.items() if forms[0 if not swagger else 1]}
     by_path = defaultdict(dict)
     for route in api_routes(app, families):
+        if swagger and not route.rule.rule.startswith(families[0].prefixes()):
+            continue  # /api.json is the /api/v0 family only (not /status)
         for method, operation in _operations(app, route, names, problems).items():
             _clean_security(operation, schemes, problems, f"{method.upper()} {route.path}")
             operation["operationId"] = _unique(seen, f"{route.rule.endpoint}.{method}")
