@@ -146,3 +146,22 @@ def test_flask_worker_runs_jobs_and_stops_on_sigterm(rq_app, site, redis_url, da
         if worker.poll() is None:
             worker.kill()
             worker.wait()
+
+
+def test_the_embedded_thread_runs_each_periodic_job_once_per_period(app):
+    folder = exports.exports_dir()
+    slots, now = {}, 1_800_000_000.0
+
+    def stale_file(name):
+        path = os.path.join(folder, name)
+        open(path, "w").close()
+        os.utime(path, (0, 0))
+        return path
+    first = stale_file("1-old.csv.gz")
+    schedule.run_due_here(app, slots, now)
+    assert not os.path.exists(first)
+    second = stale_file("2-old.csv.gz")
+    schedule.run_due_here(app, slots, now + 600)  # same hour: not again
+    assert os.path.exists(second)
+    schedule.run_due_here(app, slots, now + 3600)
+    assert not os.path.exists(second)
