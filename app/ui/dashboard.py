@@ -256,8 +256,7 @@ def show(site_id):
                            sites=sites, embed=embed, steps=_step_links(view),
                            periods=list(summary.PERIODS), fmt=Formatter(settings),
                            groups=summary.allowed_groups(view.first, view.last),
-                           save_form=EmptyForm(), min_date=(site.first_hit_at
-                                                            - timedelta(days=7)).date())
+                           save_form=EmptyForm())
 
 
 @bp.route("/<int:site_id>/dashboard/widgets/<key>")
