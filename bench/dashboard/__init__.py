@@ -1,0 +1,1 @@
+"""Benchmarks of the dashboard: widget server times and page loads in Chromium."""
