@@ -1,7 +1,8 @@
 """Imports of GoatCounter CSV exports (format 1 or 2, gzipped or plain) into a site: keeping
 the uploaded file, and the job that checks the whole file first, then writes its rows as raw
-hits (each row at most once per site, through the imported_hits ledger) and rebuilds the
-rollups from the file's first day on."""
+hits (each row at most once per site, through the imported_hits ledger) and adds them to the
+affected rollups in the same transaction, as the persister does (so the rollups agree with the
+raw hits after every chunk, also when a run is interrupted)."""
 import hashlib
 import logging
 import os
@@ -15,7 +16,7 @@ from sqlalchemy import select, update
 from app.clock import utcnow
 from app.extensions import db
 from app.ingest.paths import bounded_key, path_key
-from app.ingest.rollups import rebuild
+from app.ingest.rollups import add_to_rollups
 from app.ingest.store import get_or_create, insert_missing, insert_rows, upsert_add
 from app.jobs import enqueue, progress, status
 from app.jobs.goatcounter_csv import BadRow, read_hits
@@ -109,8 +110,8 @@ def recent_imports(site_id, limit=20):
 
 def import_hits(import_id):
     """Job: import the file of Import ``import_id`` into its site. The whole file is checked
-    before anything is written; rows already imported into the site are skipped; the rollups
-    are rebuilt from the file's first day. Idempotent: a done import is left alone, any other is
+    before anything is written; rows already imported into the site are skipped; each chunk's
+    rows go into the rollups with them. Idempotent: a done import is left alone, any other is
     run again (the ledger skips what an interrupted run wrote). Failures set ``state`` failed
     and ``error`` (naming line and column for a bad file) and propagate."""
     record = db.session.get(Import, import_id)
@@ -120,11 +121,8 @@ def import_hits(import_id):
     record.state, record.error = "running", None
     db.session.commit()
     try:
-        total, earliest = _check(path)
+        total = _check(path)
         imported, skipped = _write(site_id, path, total)
-        progress(phase="rebuilding", done=total, total=total)
-        if earliest is not None:
-            rebuild(site_id, earliest.date())
         record = db.session.get(Import, import_id)
         record.state, record.finished_at = "done", utcnow().replace(microsecond=0)
         record.num_rows, record.num_imported, record.num_skipped = total, imported, skipped
@@ -142,16 +140,14 @@ def import_hits(import_id):
 
 
 def _check(path):
-    """Read the whole file once: (number of rows, earliest time) or BadRow."""
-    total, earliest = 0, None
+    """Read the whole file once: its number of rows, or BadRow."""
+    total = 0
     progress(phase="checking", done=0, total=None)
-    for _line, hit in read_hits(path):
+    for _line in read_hits(path):
         total += 1
-        if earliest is None or hit.created_at < earliest:
-            earliest = hit.created_at
         if total % 50_000 == 0:
             progress(phase="checking", done=total, total=None)
-    return total, earliest
+    return total
 
 
 def _write(site_id, path, total):
@@ -200,14 +196,18 @@ def _store(site_id, batch, titled):
     ids = _dimension_ids(site_id, hits, titled)
     sessions = _sessions(site_id, hits, ids)
     insert_rows(ImportedHit.__table__, [{"site_id": site_id, "row_key": key} for key, _ in fresh])
-    insert_rows(Hit.__table__, [{
+    rows = [{
         "site_id": site_id, "path_id": ids["path"][(site_id, path_key(h.path))],
         "ref_id": ids["ref"][(bounded_key(h.ref.lower()), h.ref_scheme)], "url_id": None,
         "referrer_url_id": None, "session_id": sessions.get(h.session),
         "first_visit": h.first_visit, "browser_id": ids["browser"].get(h.browser),
         "system_id": ids["system"].get(h.system), "campaign_id": None, "event_type": None,
         "width": h.width or None, "location": h.location, "city_id": None, "language": "",
-        "ip": None, "created_at": h.created_at} for h in hits])
+        "ip": None, "created_at": h.created_at} for h in hits]
+    insert_rows(Hit.__table__, rows)
+    for row, h in zip(rows, hits):  # what the rollups need besides the stored row
+        row["event"], row["campaign_ref"] = h.event, ""
+    add_to_rollups(rows)
     first = min(h.created_at for h in hits)
     db.session.execute(update(Site).where(Site.id == site_id, Site.received_data.is_(False))
                        .values(received_data=True))
