@@ -350,3 +350,52 @@ def test_xss_payloads_show_as_text_and_never_run(live, watched):
     assert page.locator("script:not([src])").count() == 0
     assert page.locator(".widget img").count() == 0
     assert w.dialogs == [] and not [e for e in w.errors if "pwned" in e]
+
+
+class HostPage:
+    """Another origin (a loopback port of its own) whose page frames ``url``."""
+
+    def __init__(self, url):
+        body = (f'<!doctype html><title>host</title><iframe src="{url}" width="900" '
+                f'height="700"></iframe>').encode()
+
+        def wsgi(environ, start_response):
+            start_response("200 OK", [("Content-Type", "text/html")])
+            return [body]
+        self.server = make_server("127.0.0.1", 0, wsgi, threaded=True)
+        self.origin = f"http://127.0.0.1:{self.server.server_port}"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def close(self):
+        self.server.shutdown()
+        self.thread.join(timeout=10)
+        self.server.server_close()
+
+
+def test_embedded_dashboard_only_in_allowed_frames(live, watched):
+    app, base, site_id = live
+    embed_url = f"{base}/sites/{site_id}/dashboard?hideui=1&period=month"
+    allowed, other = HostPage(embed_url), HostPage(embed_url)
+    try:
+        with app.app_context():
+            site = db.session.get(Site, site_id)
+            accounts.update_site(site, settings={"public": "public",
+                                                 "allow_embed": [allowed.origin]})
+        page = watched().page
+        page.goto(allowed.origin + "/")
+        frame = page.frame_locator("iframe")
+        expect(frame.locator("section.widget-browsers.state-ok")).to_be_visible()
+        expect(frame.locator(".controls")).to_have_count(0)
+        expect(frame.locator(".topbar")).to_have_count(0)
+        blocked = []
+        page.on("console", lambda m: blocked.append(m.text) if "frame-ancestors" in m.text
+                else None)
+        page.goto(other.origin + "/")
+        expect(page.locator("iframe")).to_be_visible()
+        page.wait_for_timeout(1000)
+        assert page.frames[1].locator("section.widget").count() == 0
+        assert blocked, "the browser should report the frame-ancestors violation"
+    finally:
+        allowed.close()
+        other.close()
