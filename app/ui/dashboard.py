@@ -160,13 +160,18 @@ def build_view(site, args, settings, now=None):
             errors.append("Unknown period; showing the last week.")
             period, (first, last) = "week", summary.period_range("week", today)
     group = summary.pick_group(first, last, args.get("group"), saved["group"])
-    text = (args.get("filter") or "")[:500]
+    text = _clean(args.get("filter"))
     include, exclude = summary.filter_paths(site.id, text)
     shift = timedelta(minutes=offset)
     query = StatsQuery(site_id=site.id, start=datetime.combine(first, time()) - shift,
                        end=datetime.combine(last, time(23, 59, 59)) - shift, tz_offset=offset,
                        timezone=tz, include_paths=include, exclude_paths=exclude, group=group)
     return View(site, first, last, group, text, period, today, query, errors)
+
+
+def _clean(value):
+    """Text from the URL as the database can take it: at most 500 characters, no NUL."""
+    return (value or "")[:500].replace("\x00", "")
 
 
 class Formatter:
@@ -273,7 +278,7 @@ def widget(site_id, key):
         entry.key) or widgets.settings_for(entry, None)
     more = request.args.get("more", "1")
     ctx = widgets.Context(site=site, query=view.query, settings=options,
-                          drill=(request.args.get("drill") or "")[:500],
+                          drill=_clean(request.args.get("drill")),
                           more=min(int(more), 20) if more.isdigit() and more != "0" else 1)
     state, data, message = "ok", {}, ""
     try:

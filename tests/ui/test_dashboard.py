@@ -111,6 +111,16 @@ def test_bad_control_values_fall_back_with_a_message(logged_in, seeded):
         assert "2020-06-11" in text(response)  # the last week is shown instead
 
 
+def test_nul_and_odd_characters_in_the_url_are_harmless(logged_in, seeded):
+    response = logged_in.get(f"/sites/{seeded.id}/dashboard?filter=%00bl%00og&group=%00")
+    assert response.status_code == 200 and 'value="blog"' in text(response)
+    assert state(widget(logged_in, seeded, "pages", filter="\x00blog")) == "ok"
+    assert state(widget(logged_in, seeded, "browsers", drill="Fire\x00fox")) == "ok"
+    assert state(widget(logged_in, seeded, "pages", more="\u0663")) == "ok"
+    odd = logged_in.get(f"/sites/{seeded.id}/dashboard/widgets/sizes?drill=%ED%A0%80%FF")
+    assert odd.status_code == 200 and state(text(odd)) == "error"  # not a size bucket
+
+
 def test_site_switcher_lists_the_other_sites(logged_in, seeded):
     other = accounts.create_site("other.example", name="Other site")
     html = text(logged_in.get(f"/sites/{seeded.id}/dashboard"))
