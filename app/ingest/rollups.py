@@ -8,12 +8,15 @@ from sqlalchemy import delete, select
 from app.extensions import db
 from app.ingest.store import upsert_add
 from app.models import (BrowserStat, CampaignStat, Hit, HitCount, LanguageStat, LocationStat,
-                        Path, Ref, RefCount, SizeStat, SystemStat, Visit)
+                        Path, Ref, RefCount, SiteHour, SiteStat, SizeStat, SystemStat, Visit)
 
 DAY_TABLES = (("browser", BrowserStat, "browser_id"), ("system", SystemStat, "system_id"),
               ("location", LocationStat, "location"), ("size", SizeStat, "width"),
               ("language", LanguageStat, "language"))
-HOUR_TABLES = (HitCount, RefCount, Visit)
+HOUR_TABLES = (HitCount, RefCount, Visit, SiteHour)
+# SiteStat kinds: which hit column each one counts (visitors, i.e. first visits).
+SITE_KINDS = (("p", "path_id"), ("r", "ref_id"), ("b", "browser_id"), ("s", "system_id"),
+              ("l", "location"), ("z", "width"), ("g", "language"), ("c", "campaign_id"))
 
 
 def add_to_rollups(rows):
@@ -23,6 +26,8 @@ def add_to_rollups(rows):
     day_stats = {name: Counter() for name in ("browser", "system", "location", "size",
                                               "language", "campaign")}
     visits = {}
+    site_hours = defaultdict(lambda: [0, 0, 0])  # visitors, pageviews, event visitors
+    site_stats = Counter()
     for row in rows:
         site, path, first = row["site_id"], row["path_id"], int(row["first_visit"])
         created = row["created_at"]
@@ -30,7 +35,11 @@ def add_to_rollups(rows):
         for counts in (hours[(site, path, hour)], refs[(site, path, row["ref_id"], hour)]):
             counts[0] += first
             counts[1] += 1
+        totals = site_hours[(site, hour)]
+        totals[0], totals[1] = totals[0] + first, totals[1] + 1
         if first:
+            totals[2] += int(bool(row["event"]))
+            _count_site_stats(site_stats, site, day, row)
             if row["browser_id"]:
                 day_stats["browser"][(site, path, day, row["browser_id"])] += 1
             if row["system_id"]:
@@ -65,12 +74,34 @@ def add_to_rollups(rows):
                add=("visitors",))
     upsert_add(Visit.__table__, ("session_id", "hour"), list(visits.values()),
                add=("pageviews",), least=("first_at",), greatest=("last_at",))
+    upsert_add(SiteHour.__table__, ("site_id", "hour"),
+               [{"site_id": site, "hour": hour, "visitors": v, "pageviews": p,
+                 "event_visitors": e} for (site, hour), (v, p, e) in site_hours.items()],
+               add=("visitors", "pageviews", "event_visitors"))
+    columns = ("site_id", "kind", "span", "period", "key")
+    upsert_add(SiteStat.__table__, columns,
+               [dict(zip(columns, key), visitors=n) for key, n in site_stats.items()],
+               add=("visitors",))
+
+
+def _count_site_stats(counter, site, day, row):
+    """Add one first visit to the site-wide day and month rows of every kind it has a value
+    for (browser/system/campaign only when known; location/language/width "" or 0 = unknown)."""
+    month = day.replace(day=1)
+    for kind, column in SITE_KINDS:
+        value = row[column]
+        if kind in "bsc" and not value:
+            continue
+        key = str(value or 0) if kind == "z" else str(value if value is not None else "")
+        counter[(site, kind, "d", day, key)] += 1
+        counter[(site, kind, "m", month, key)] += 1
 
 
 def rebuild(site_id, since=None, chunk=5000, progress=None):
-    """Recompute a site's rollups and visits from its raw hits, from the UTC day ``since``
-    (a date; None = everything), in one transaction. Returns the number of hits read."""
-    start = datetime.combine(since, time()) if since else None
+    """Recompute a site's rollups and visits from its raw hits, from the first day of the UTC
+    month of ``since`` (a date; None = everything: monthly rows are always rebuilt whole), in
+    one transaction. Returns the number of hits read."""
+    start = datetime.combine(since.replace(day=1), time()) if since else None
     for table in HOUR_TABLES:
         query = delete(table).where(table.site_id == site_id)
         if start:
@@ -81,6 +112,10 @@ def rebuild(site_id, since=None, chunk=5000, progress=None):
         if start:
             query = query.where(table.day >= start.date())
         db.session.execute(query)
+    query = delete(SiteStat).where(SiteStat.site_id == site_id)
+    if start:
+        query = query.where(SiteStat.period >= start.date())
+    db.session.execute(query)
     columns = [c for c in Hit.__table__.c if c.name not in ("url_id", "referrer_url_id",
                                                              "city_id", "event_type", "ip")]
     query = (select(*columns, Path.event, Ref.ref.label("campaign_ref"))

@@ -6,7 +6,7 @@ from app.models.dimensions import (Browser, Campaign, City, Language, Location, 
 from app.models.hits import BotHit, Hit, IngestBatch, Visit, VisitorSession
 from app.models.jobs import Export, Import, ImportedHit
 from app.models.rollups import (BrowserStat, CampaignStat, HitCount, LanguageStat, LocationStat,
-                                RefCount, SizeStat, SystemStat)
+                                RefCount, SiteHour, SiteStat, SizeStat, SystemStat)
 from app.models.sites import (COLLECT_DEFAULT, COLLECT_LABELS, IP_MODES, VISIBILITY, Collect,
                               IgnoredIp, Site, default_site_settings)
 from app.models.umami import UmamiLoginToken
@@ -16,7 +16,7 @@ __all__ = [
     "AppState", "User", "default_user_settings", "Browser", "Campaign", "City", "Language", "Location",
     "Path", "Ref", "System", "Url", "BotHit", "Hit", "IngestBatch", "Visit", "VisitorSession",
     "Export", "Import", "ImportedHit", "BrowserStat", "CampaignStat", "HitCount", "LanguageStat",
-    "LocationStat", "RefCount", "SizeStat", "SystemStat", "COLLECT_DEFAULT", "COLLECT_LABELS",
+    "LocationStat", "RefCount", "SiteHour", "SiteStat", "SizeStat", "SystemStat", "COLLECT_DEFAULT", "COLLECT_LABELS",
     "IP_MODES", "VISIBILITY", "Collect", "IgnoredIp", "Site", "default_site_settings",
     "UmamiLoginToken",
 ]

@@ -98,3 +98,32 @@ class CampaignStat(db.Model):
         ForeignKey("campaigns.id", ondelete="CASCADE"), primary_key=True)
     ref: Mapped[str] = mapped_column(Text, primary_key=True)
     visitors: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class SiteHour(db.Model):
+    """Site-wide visitors per UTC hour (all paths): the totals chart of a long range reads 24
+    rows a day instead of one per path and hour. ``event_visitors`` counts event paths only."""
+    __tablename__ = "site_hours"
+
+    site_id: Mapped[int] = _site()
+    hour: Mapped[datetime] = mapped_column(primary_key=True)
+    visitors: Mapped[int] = mapped_column(Integer, default=0)
+    pageviews: Mapped[int] = mapped_column(Integer, default=0)
+    event_visitors: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class SiteStat(db.Model):
+    """Site-wide visitors per entry of a dimension, per UTC day (span "d") and per UTC month
+    (span "m", ``period`` = the month's first day). A long range reads whole months from the
+    "m" rows and only its partial months from the "d" rows, so a year costs ~12 rows per entry
+    rather than one per path and day. ``kind``: p(ath id), r(ef id), b(rowser id), s(ystem id),
+    l(ocation code), z (screen width), g (language), c(ampaign id); ``key`` is that value as
+    text. Path-filtered statistics read the per-path tables above instead."""
+    __tablename__ = "site_stats"
+
+    site_id: Mapped[int] = _site()
+    kind: Mapped[str] = mapped_column(String(1), primary_key=True)
+    span: Mapped[str] = mapped_column(String(1), primary_key=True)
+    period: Mapped[date] = mapped_column(primary_key=True)
+    key: Mapped[str] = mapped_column(Text, primary_key=True)
+    visitors: Mapped[int] = mapped_column(Integer, default=0)

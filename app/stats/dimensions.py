@@ -8,6 +8,7 @@ from typing import Callable
 from sqlalchemy import String, and_, case, cast, func, literal, select
 
 from app.exceptions import ValidationError
+from app.stats import sql
 from app.models import (Browser, BrowserStat, Campaign, CampaignStat, Language, LanguageStat,
                         Location, LocationStat, Path, Ref, RefCount, SizeStat, System,
                         SystemStat)
@@ -41,41 +42,31 @@ class Dimension:
 
 
 def _scope(q, table):
-    """The WHERE clause every rollup read shares: site, range, path selection."""
+    """The WHERE clause of a per-path rollup read: site, range, path selection."""
     if getattr(table, "day", None) is not None:
         clauses = [table.site_id == q.site_id, table.day >= q.first_day, table.day <= q.last_day]
     else:
         clauses = [table.site_id == q.site_id, table.hour >= q.start, table.hour <= q.end]
-    if q.include_paths is not None:
-        clauses.append(table.path_id.in_(q.include_paths) if q.include_paths else literal(False))
-    if q.exclude_paths:
-        clauses.append(table.path_id.not_in(q.exclude_paths))
-    return and_(*clauses)
+    return and_(*clauses, *sql.path_clauses(q, table.path_id))
 
 
-def _named_versions(q, stat, model, fk, key):
+def _by_name(q, kind, stat, model, column):
+    """Browsers/systems: visitors per name (all versions summed)."""
+    src = sql.day_source(q, kind, stat, column)
+    count = func.sum(src.visitors)
+    return (select(model.name, model.name, count).select_from(src.table)
+            .join(model, model.id == src.key).where(src.where)
+            .group_by(model.name).having(count > 0).order_by(count.desc(), model.name))
+
+
+def _named_versions(q, kind, stat, model, column, key):
     """Drill-down of browsers/systems: one row per version of the name ``key``."""
+    src = sql.day_source(q, kind, stat, column)
     label = func.trim(model.name + literal(" ") + model.version)
-    count = func.sum(stat.visitors)
-    return (select(label, count).join(model, model.id == fk)
-            .where(_scope(q, stat), func.lower(model.name) == key.lower())
+    count = func.sum(src.visitors)
+    return (select(label, count).select_from(src.table).join(model, model.id == src.key)
+            .where(src.where, func.lower(model.name) == key.lower())
             .group_by(label).having(count > 0).order_by(count.desc(), label))
-
-
-def _browsers(q, _link_domain=""):
-    count = func.sum(BrowserStat.visitors)
-    return (select(Browser.name, Browser.name, count)
-            .join(Browser, Browser.id == BrowserStat.browser_id)
-            .where(_scope(q, BrowserStat)).group_by(Browser.name).having(count > 0)
-            .order_by(count.desc(), Browser.name))
-
-
-def _systems(q, _link_domain=""):
-    count = func.sum(SystemStat.visitors)
-    return (select(System.name, System.name, count)
-            .join(System, System.id == SystemStat.system_id)
-            .where(_scope(q, SystemStat)).group_by(System.name).having(count > 0)
-            .order_by(count.desc(), System.name))
 
 
 def _named_row(key, name, count):
@@ -83,16 +74,13 @@ def _named_row(key, name, count):
     return Row(id=key or None, name=name or "", count=int(count))
 
 
-def _country():
-    # Locations are "CC" or "CC-RR"; the country is the first two characters ("" = unknown).
-    return func.substr(LocationStat.location, 1, 2)
-
-
 def _locations(q, _link_domain=""):
-    count = func.sum(LocationStat.visitors)
-    country = _country()
-    counts = (select(country.label("country"), count.label("visitors"))
-              .where(_scope(q, LocationStat)).group_by(country).having(count > 0).subquery())
+    # Locations are "CC" or "CC-RR"; the country is the first two characters ("" = unknown).
+    src = sql.day_source(q, "l", LocationStat, "location")
+    count = func.sum(src.visitors)
+    country = func.substr(src.key, 1, 2)
+    counts = (select(country.label("country"), count.label("visitors")).select_from(src.table)
+              .where(src.where).group_by(country).having(count > 0).subquery())
     name = (select(func.max(Location.country_name)).where(Location.country == counts.c.country)
             .scalar_subquery())
     return (select(counts.c.country, name, counts.c.visitors)
@@ -107,25 +95,27 @@ def _coded_row(key, name, count):
 
 def _location_drill(q, key):
     # One row per stored location (the country-level row and each region), named by region.
-    count = func.sum(LocationStat.visitors)
-    name = func.coalesce(func.max(Location.region_name), literal(""))
-    return (select(name, count)
-            .join(Location, Location.code == LocationStat.location, isouter=True)
-            .where(_scope(q, LocationStat), _country() == key.upper()[:2])
-            .group_by(LocationStat.location).having(count > 0)
-            .order_by(count.desc(), name, LocationStat.location))
+    src = sql.day_source(q, "l", LocationStat, "location")
+    counts = (select(src.key.label("code"), func.sum(src.visitors).label("visitors"))
+              .select_from(src.table).where(src.where, func.substr(src.key, 1, 2) == key.upper()[:2])
+              .group_by(src.key).subquery())
+    name = func.coalesce(Location.region_name, literal(""))
+    return (select(name, counts.c.visitors)
+            .join(Location, Location.code == counts.c.code, isouter=True)
+            .where(counts.c.visitors > 0)
+            .order_by(counts.c.visitors.desc(), name, counts.c.code))
 
 
 def _languages(q, _link_domain=""):
-    count = func.sum(LanguageStat.visitors)
-    return (select(LanguageStat.language, func.max(Language.name), count)
-            .join(Language, Language.iso_639_3 == LanguageStat.language, isouter=True)
-            .where(_scope(q, LanguageStat)).group_by(LanguageStat.language)
-            .having(count > 0).order_by(count.desc(), LanguageStat.language))
+    src = sql.day_source(q, "g", LanguageStat, "language")
+    count = func.sum(src.visitors)
+    return (select(src.key, func.max(Language.name), count).select_from(src.table)
+            .join(Language, Language.iso_639_3 == src.key, isouter=True)
+            .where(src.where).group_by(src.key).having(count > 0)
+            .order_by(count.desc(), src.key))
 
 
-def _size_bucket():
-    width = SizeStat.width
+def _size_bucket(width):
     whens = [(width == 0, "unknown")]
     for bucket, low, high in SIZE_BUCKETS[:-1]:
         whens.append(((width >= low) & (width <= high), bucket) if high else
@@ -134,28 +124,30 @@ def _size_bucket():
 
 
 def _sizes(q, _link_domain=""):
-    bucket = _size_bucket()
-    count = func.sum(SizeStat.visitors)
-    return select(bucket, literal(""), count).where(_scope(q, SizeStat)).group_by(bucket)
+    src = sql.day_source(q, "z", SizeStat, "width")
+    bucket = _size_bucket(src.key)
+    return (select(bucket, literal(""), func.sum(src.visitors)).select_from(src.table)
+            .where(src.where).group_by(bucket))
 
 
 def _size_drill(q, key):
     names = [bucket for bucket, _, _ in SIZE_BUCKETS]
     if key not in names:
         raise ValidationError.single("id", "must be one of ‘" + ", ".join(names) + "’")
-    count = func.sum(SizeStat.visitors)
+    src = sql.day_source(q, "z", SizeStat, "width")
+    count = func.sum(src.visitors)
     # Ordered as the names "↔︎ <width>px" sort as strings (spec §5.11).
-    return (select(SizeStat.width, count).where(_scope(q, SizeStat), _size_bucket() == key)
-            .group_by(SizeStat.width).having(count > 0)
-            .order_by(count.desc(), cast(SizeStat.width, String)))
+    return (select(src.key, count).select_from(src.table)
+            .where(src.where, _size_bucket(src.key) == key)
+            .group_by(src.key).having(count > 0).order_by(count.desc(), cast(src.key, String)))
 
 
 def _campaigns(q, _link_domain=""):
-    count = func.sum(CampaignStat.visitors)
-    return (select(Campaign.id, func.max(Campaign.name), count)
-            .join(Campaign, Campaign.id == CampaignStat.campaign_id)
-            .where(_scope(q, CampaignStat)).group_by(Campaign.id).having(count > 0)
-            .order_by(count.desc(), Campaign.id))
+    src = sql.day_source(q, "c", CampaignStat, "campaign_id")
+    count = func.sum(src.visitors)
+    return (select(Campaign.id, func.max(Campaign.name), count).select_from(src.table)
+            .join(Campaign, Campaign.id == src.key).where(src.where)
+            .group_by(Campaign.id).having(count > 0).order_by(count.desc(), Campaign.id))
 
 
 def _campaign_drill(q, key):
@@ -168,9 +160,10 @@ def _campaign_drill(q, key):
 
 
 def _toprefs(q, link_domain=""):
-    count = func.sum(RefCount.visitors)
-    query = (select(Ref.ref, Ref.ref, count, Ref.ref_scheme, Ref.id)
-             .join(Ref, Ref.id == RefCount.ref_id).where(_scope(q, RefCount))
+    src = sql.hour_source(q, "r", RefCount, "ref_id")
+    count = func.sum(src.visitors)
+    query = (select(Ref.ref, Ref.ref, count, Ref.ref_scheme, Ref.id).select_from(src.table)
+             .join(Ref, Ref.id == src.key).where(src.where)
              .group_by(Ref.id, Ref.ref, Ref.ref_scheme).having(count > 0)
              .order_by(count.desc(), Ref.id))
     if link_domain:
@@ -191,10 +184,12 @@ def _toprefs_drill(q, key):
 
 
 DIMENSIONS = {d.name: d for d in (
-    Dimension("browsers", _browsers, _named_row,
-              lambda q, key: _named_versions(q, BrowserStat, Browser, BrowserStat.browser_id, key)),
-    Dimension("systems", _systems, _named_row,
-              lambda q, key: _named_versions(q, SystemStat, System, SystemStat.system_id, key)),
+    Dimension("browsers", lambda q, _="": _by_name(q, "b", BrowserStat, Browser, "browser_id"),
+              _named_row,
+              lambda q, key: _named_versions(q, "b", BrowserStat, Browser, "browser_id", key)),
+    Dimension("systems", lambda q, _="": _by_name(q, "s", SystemStat, System, "system_id"),
+              _named_row,
+              lambda q, key: _named_versions(q, "s", SystemStat, System, "system_id", key)),
     Dimension("locations", _locations, _coded_row, _location_drill),
     Dimension("languages", _languages, _coded_row),
     Dimension("sizes", _sizes, lambda key, name, count: Row(key, name, int(count)),

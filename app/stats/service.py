@@ -6,11 +6,11 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
-from sqlalchemy import func, literal, select
+from sqlalchemy import func, select
 
 from app.extensions import db
-from app.models import HitCount, Path, Ref, RefCount
-from app.stats import dimensions
+from app.models import HitCount, Path, Ref, RefCount, SiteHour
+from app.stats import dimensions, sql
 from app.stats.dimensions import Row
 from app.stats.query import whole_days
 
@@ -78,18 +78,9 @@ def path_ids_by_name(site_id, names):
         Path.site_id == site_id, Path.path_key.in_(keys)).order_by(Path.id)))
 
 
-def _path_filter(q, column):
-    clauses = []
-    if q.include_paths is not None:
-        clauses.append(column.in_(q.include_paths) if q.include_paths else literal(False))
-    if q.exclude_paths:
-        clauses.append(column.not_in(q.exclude_paths))
-    return clauses
-
-
 def _hour_scope(q, table):
     return [table.site_id == q.site_id, table.hour >= q.start, table.hour <= q.end,
-            *_path_filter(q, table.path_id)]
+            *sql.path_clauses(q, table.path_id)]
 
 
 def days_from_hours(q, hours):
@@ -127,16 +118,25 @@ def group_max(days, group):
 def totals(q):
     """Visitors of all (or the included) paths: total, of events only, and over the whole
     UTC days of the range (the denominator of the day-based breakdowns), with Day objects."""
-    visitors = func.sum(HitCount.visitors)
-    events = func.sum(HitCount.visitors).filter(Path.event.is_(True))
-    rows = db.session.execute(
-        select(HitCount.hour, visitors, events).join(Path, Path.id == HitCount.path_id)
-        .where(*_hour_scope(q, HitCount)).group_by(HitCount.hour)).all()
     start, end = whole_days(q.first_day, q.last_day)
-    total_utc = db.session.scalar(
-        select(func.coalesce(func.sum(HitCount.visitors), 0))
-        .where(HitCount.site_id == q.site_id, HitCount.hour >= start, HitCount.hour <= end,
-               *_path_filter(q, HitCount.path_id)))
+    if sql.path_filtered(q):
+        visitors = func.sum(HitCount.visitors)
+        events = func.sum(HitCount.visitors).filter(Path.event.is_(True))
+        rows = db.session.execute(
+            select(HitCount.hour, visitors, events).join(Path, Path.id == HitCount.path_id)
+            .where(*_hour_scope(q, HitCount)).group_by(HitCount.hour)).all()
+        total_utc = db.session.scalar(
+            select(func.coalesce(func.sum(HitCount.visitors), 0))
+            .where(HitCount.site_id == q.site_id, HitCount.hour >= start, HitCount.hour <= end,
+                   *sql.path_clauses(q, HitCount.path_id)))
+    else:  # site-wide: one row per hour
+        rows = db.session.execute(
+            select(SiteHour.hour, SiteHour.visitors, SiteHour.event_visitors)
+            .where(SiteHour.site_id == q.site_id, SiteHour.hour >= q.start,
+                   SiteHour.hour <= q.end)).all()
+        total_utc = db.session.scalar(
+            select(func.coalesce(func.sum(SiteHour.visitors), 0))
+            .where(SiteHour.site_id == q.site_id, SiteHour.hour >= start, SiteHour.hour <= end))
     return Totals(total=sum(int(r[1] or 0) for r in rows),
                   total_events=sum(int(r[2] or 0) for r in rows),
                   total_utc=int(total_utc),
@@ -146,11 +146,11 @@ def totals(q):
 def hits(q):
     """The q.limit paths with most visitors in the range (ties: newest path first), each with
     its Day objects; ``total`` sums the returned paths, ``more`` says whether more follow."""
-    count = func.sum(HitCount.visitors)
+    src = sql.hour_source(q, "p", HitCount, "path_id")
+    count = func.sum(src.visitors)
     ranked = db.session.execute(
-        select(HitCount.path_id, count).where(*_hour_scope(q, HitCount))
-        .group_by(HitCount.path_id).having(count > 0)
-        .order_by(count.desc(), HitCount.path_id.desc()).limit(q.limit + 1)).all()
+        select(src.key, count).select_from(src.table).group_by(src.key).having(count > 0)
+        .order_by(count.desc(), src.key.desc()).limit(q.limit + 1)).all()
     more, ranked = len(ranked) > q.limit, ranked[:q.limit]
     if not ranked:
         return HitsPage(hits=[], total=0, more=False)

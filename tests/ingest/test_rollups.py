@@ -5,10 +5,10 @@ from sqlalchemy import select
 
 from app.ingest.hit_in import HitIn
 from app.models import (BrowserStat, CampaignStat, HitCount, LanguageStat, LocationStat,
-                        RefCount, SizeStat, SystemStat, Visit)
+                        RefCount, SiteHour, SiteStat, SizeStat, SystemStat, Visit)
 
 TABLES = (HitCount, RefCount, BrowserStat, SystemStat, LocationStat, SizeStat, LanguageStat,
-          CampaignStat, Visit)
+          CampaignStat, Visit, SiteHour, SiteStat)
 UAS = ["Mozilla/5.0 (X11; Linux x86_64; rv:79.0) Gecko/20100101 Firefox/79.0",
        "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
        "Chrome/106.0.0.0 Safari/537.36"]
@@ -45,8 +45,10 @@ def test_rebuild_reproduces_the_incremental_rollups(app, db, site, store_hits):
     assert snapshot(db) == before
 
 
-def test_rebuild_from_a_day_restores_lost_rollups(app, db, site, store_hits):
+def test_rebuild_from_a_day_restores_its_whole_month(app, db, site, store_hits):
     seed(site, store_hits)
+    store_hits(HitIn(site_id=site.id, path="/october", user_agent=UAS[0], ip="192.0.2.9",
+                     created_at=datetime(2026, 10, 31, 12, tzinfo=timezone.utc).timestamp()))
     before = snapshot(db)
     for table in TABLES:
         db.session.execute(table.__table__.delete())
@@ -56,10 +58,12 @@ def test_rebuild_from_a_day_restores_lost_rollups(app, db, site, store_hits):
     assert result.exit_code == 0, result.output
     db.session.rollback()
     after = snapshot(db)
-    # Days from the 2nd are back exactly; the 1st stays empty (it was not rebuilt).
+    # November is back exactly (monthly rows are rebuilt whole, so from the 1st); October,
+    # before the rebuilt month, stays empty.
     for name, rows in before.items():
-        expected = [r for r in rows if not any(getattr(v, "day", None) == 1 for v in r[:4])]
+        expected = [r for r in rows if not any(getattr(v, "month", None) == 10 for v in r[:5])]
         assert after[name] == expected, name
+        assert len(expected) < len(rows) or name == "campaign_stats", name
 
 
 def test_rebuild_of_an_unknown_site_fails(app):
