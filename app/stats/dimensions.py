@@ -161,11 +161,14 @@ def _campaign_drill(q, key):
 
 def _toprefs(q, link_domain=""):
     src = sql.hour_source(q, "r", RefCount, "ref_id")
+    # Summed per referrer id first, then joined to the referrers: the join and the text
+    # columns then touch one row per referrer, not one per rollup row.
     count = func.sum(src.visitors)
-    query = (select(Ref.ref, Ref.ref, count, Ref.ref_scheme, Ref.id).select_from(src.table)
-             .join(Ref, Ref.id == src.key).where(src.where)
-             .group_by(Ref.id, Ref.ref, Ref.ref_scheme).having(count > 0)
-             .order_by(count.desc(), Ref.id))
+    counts = (select(src.key.label("ref_id"), count.label("visitors")).select_from(src.table)
+              .where(src.where).group_by(src.key).having(count > 0).subquery())
+    query = (select(Ref.ref, Ref.ref, counts.c.visitors, Ref.ref_scheme, Ref.id)
+             .join(Ref, Ref.id == counts.c.ref_id)
+             .order_by(counts.c.visitors.desc(), Ref.id))
     if link_domain:
         query = query.where(~Ref.ref_key.startswith(link_domain.lower(), autoescape=True))
     return query
