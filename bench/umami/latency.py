@@ -28,6 +28,8 @@ def main(argv=None):
     parser.add_argument("--max-seconds", type=float, default=60)
     parser.add_argument("--explain", type=int, default=3)
     parser.add_argument("--quiet-wait", type=int, default=60)
+    parser.add_argument("--no-upgrade", action="store_true",
+                        help="do not run migrations on the dataset first")
     parser.add_argument("--json", help="write the results here (default: instance/bench/"
                                        "umami-latency-<dataset>.json)")
     opts = parser.parse_args(argv)
@@ -36,7 +38,8 @@ def main(argv=None):
         raise SystemExit(f"no dataset {name}: make it with python -m bench.stats.generate")
     common.stop_on_signals()
     url = generate.database_url(name, opts.backend)
-    common.flask(generate.app_env(url), "db", "upgrade", timeout=1800)
+    if not opts.no_upgrade:
+        common.flask(generate.app_env(url), "db", "upgrade", timeout=1800)
     facts = latency.dataset_facts(url)
     print(f"{name}: main site {facts['site_id']} has {facts['hits']:,} hits "
           f"({facts['first_day']} – {facts['last_day']})", flush=True)

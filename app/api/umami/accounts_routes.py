@@ -147,7 +147,7 @@ def change_password():
       requestBody: {content: {application/json: {schema: PasswordBody}}}
       responses:
         200: {content: {application/json: {schema: AccountSchema}}}
-        400: {description: "Current password is incorrect", or invalid input}
+        400: {description: 'Current password is incorrect, or invalid input'}
         401: {description: not allowed}
     """
     user = auth.require_user()

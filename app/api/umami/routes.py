@@ -82,7 +82,7 @@ def websites():
       parameters: [{in: query, schema: WebsitesArgs}]
       responses:
         200: {content: {application/json: {schema: {type: array, items: WebsiteSchema}}}}
-        401: {description: not logged in, or another user's list without admin rights}
+        401: {description: "not logged in, or another user's list without admin rights"}
     """
     user = auth.require_user()
     method("GET")
@@ -100,8 +100,8 @@ def save_website():
       requestBody: {content: {application/json: {schema: WebsiteBody}}}
       responses:
         200: {content: {application/json: {schema: WebsiteSchema}}}
-        400: {description: invalid name or domain, or unknown website_id}
-        401: {description: not logged in, or not the owner or an admin}
+        400: {description: "invalid name or domain, or unknown website_id"}
+        401: {description: "not logged in, or not the owner or an admin"}
     """
     user = auth.require_user()
     method("POST")
@@ -127,13 +127,13 @@ def website(website_id):
       parameters: [{in: path, name: website_id, required: true, schema: {type: integer}}]
       responses:
         200: {content: {application/json: {schema: WebsiteSchema}}}
-        401: {description: no access, or no such website}
+        401: {description: "no access, or no such website"}
     delete:
       summary: Delete a website (its data stays until purged)
       parameters: [{in: path, name: website_id, required: true, schema: {type: integer}}]
       responses:
         200: {description: "{}"}
-        401: {description: no access, or no such website}
+        401: {description: "no access, or no such website"}
     """
     if request.method == "DELETE":
         accounts.delete_site(auth.readable_site(website_id, allow_share=False))
@@ -175,7 +175,7 @@ def website_pageviews(website_id):
                    {in: query, schema: SeriesArgs}]
       responses:
         200: {content: {application/json: {schema: PageviewsSchema}}}
-        400: {description: bad arguments, unit or tz}
+        400: {description: "bad arguments, unit or tz"}
         401: {description: no access}
     """
     site = auth.readable_site(website_id)
@@ -193,7 +193,7 @@ def website_events(website_id):
                    {in: query, schema: SeriesArgs}]
       responses:
         200: {content: {application/json: {schema: {type: array, items: EventPointSchema}}}}
-        400: {description: bad arguments, unit or tz}
+        400: {description: "bad arguments, unit or tz"}
         401: {description: no access}
     """
     site = auth.readable_site(website_id)
