@@ -17,7 +17,7 @@ from app.extensions import db
 from app.models import Site
 from app.stats import summary
 from app.stats.query import GROUPS, StatsQuery, zone_offset
-from app.ui import widgets
+from app.ui import charts, widgets
 from app.ui.access import CSP, security_headers
 from app.ui.forms import EmptyForm
 
@@ -293,7 +293,8 @@ def widget(site_id, key):
         state, message = "error", "This widget could not be loaded."
     # 200 even on error: htmx swaps only successful answers, and the error is the content.
     return render_template(entry.template, widget=entry, state=state, message=message,
-                           view=view, site=site, ctx=ctx, fmt=Formatter(settings), **data)
+                           view=view, site=site, ctx=ctx, fmt=Formatter(settings), charts=charts,
+                           **data)
 
 
 @bp.route("/<int:site_id>/dashboard/default-view", methods=["POST"])

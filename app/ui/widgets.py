@@ -110,7 +110,7 @@ def _pages(ctx):
                                  drill_id)
     today = _today(ctx)
     charts = {r.stats.path_id: buckets(r.stats.stats, ctx.query.group, today) for r in rows}
-    return {"rows": rows, "more": more, "charts": charts, "refs": refs, "drill_id": drill_id,
+    return {"rows": rows, "more": more, "path_charts": charts, "refs": refs, "drill_id": drill_id,
             "empty": not rows}
 
 
