@@ -2,6 +2,7 @@
 GoatCounter's period and grouping rules, the filter box, summary numbers and their change (the
 same figures the GoatCounter and Umami statistics give), paths with change, visitors right
 now and the hits that were filtered out."""
+from dataclasses import replace
 from datetime import date, datetime, timedelta, timezone
 
 import pytest
@@ -213,6 +214,11 @@ def test_paths_with_change(site, visits):
     assert rows[0].change == pytest.approx(100)
     assert more is True
     assert [r.stats.count for r in rows] == [p.count for p in service.hits(query(site, limit=2)).hits]
+    earlier = summary.previous(query(site))
+    ids = [r.stats.path_id for r in rows]
+    assert [summary.path_visitors(earlier, ids).get(i, 0) for i in ids] == [
+        next((p.count for p in service.hits(replace(earlier, include_paths=(i,))).hits), 0)
+        for i in ids]
 
 
 # --- realtime and dropped hits ----------------------------------------------------------------
