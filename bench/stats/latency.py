@@ -334,10 +334,27 @@ def report(results):
                            ["table", "rows", "total bytes", "per hit"],
                            [[t["table"], t["rows"], t["total"], t["per_hit"]]
                             for t in store["tables"][:14]])
+    print("\nas Markdown (bench/README.md):\n" + markdown(results))
     for item in results.get("explain", [])[:1]:
         print(f"\nslowest statement of {item['endpoint']} ({item['slowest_statement_ms']} ms of "
               f"{item['sql_ms']} ms SQL in {item['statements']} statements; "
               f"{item['in_process_ms']} ms in-process):\n{item['statement']}\n{item['plan']}")
+
+
+def markdown(results):
+    """The latency table as Markdown: p50 / p95 / max ms per endpoint, 1 week and 1 year."""
+    by_key = {(row["endpoint"], row["range"]): row for row in results["rows"]}
+    lines = ["| endpoint | 1 week p50 / p95 / max | 1 year p50 / p95 / max | 1-year body |",
+             "| --- | ---: | ---: | ---: |"]
+    for endpoint in dict.fromkeys(row["endpoint"] for row in results["rows"]):
+        week = by_key.get((endpoint, "1 week")) or by_key.get((endpoint, "-"))
+        year = by_key.get((endpoint, "1 year")) or week
+        cells = [" / ".join(f"{row[key]:,.0f}" for key in ("p50_ms", "p95_ms", "max_ms"))
+                 for row in (week, year)]
+        miss = year["p95_ms"] >= TARGET_MS
+        lines.append(f"| `{endpoint}` | {cells[0]} | {'**' if miss else ''}{cells[1]}"
+                     f"{'**' if miss else ''} | {year['bytes']:,} |")
+    return "\n".join(lines)
 
 
 if __name__ == "__main__":
