@@ -163,6 +163,7 @@ def generate_token():
       responses:
         200: {description: the secret (shown only now), content: {application/json: {schema: TokenCreated}}}
         401: {description: unauthorized, content: {application/json: {schema: Error}}}
+        409: {description: no admin user exists yet, content: {application/json: {schema: Error}}}
     """
     try:
         owner = _authenticate(full=True).user
