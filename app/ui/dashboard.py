@@ -254,7 +254,8 @@ def show(site_id):
         g.embed_origins = embed_origins(site)
     settings = user_settings()
     view = build_view(site, request.args, settings)
-    layout = widgets.layout(settings.get("widgets"))
+    layout = [(w, o) for w, o in widgets.layout(settings.get("widgets"))
+              if current_user.is_authenticated or not w.members_only]
     sites = accounts.active_sites() if current_user.is_authenticated else []
     template = "dashboard/embed.html" if embed else "dashboard/index.html"
     return render_template(template, site=site, view=view, layout=layout,
@@ -272,6 +273,8 @@ def widget(site_id, key):
     entry = widgets.get(key)
     if entry is None:
         abort(404, "There is no such widget.")
+    if entry.members_only and not current_user.is_authenticated:
+        abort(403, "Only the site's users can see this.")
     settings = user_settings()
     view = build_view(site, request.args, settings)
     options = {w.key: s for w, s in widgets.layout(settings.get("widgets"))}.get(

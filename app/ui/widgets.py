@@ -34,6 +34,7 @@ class Widget:
     defaults: dict = field(default_factory=dict)
     refresh: int = 0           # seconds between self-refreshes (0: loads once)
     dimension: str = ""        # for bar lists: the stats dimension it shows
+    members_only: bool = False  # not on public and secret-link dashboards
 
     @property
     def template(self):
@@ -181,7 +182,7 @@ WIDGETS = {w.key: w for w in (
     Widget("languages", "Languages", _bars("languages"), {"limit": 6}, dimension="languages"),
     Widget("sizes", "Screen sizes", _bars("sizes"), {"key": None, "sort-count": False},
            dimension="sizes"),
-    Widget("filtered", "What was filtered", _filtered),
+    Widget("filtered", "What was filtered", _filtered, members_only=True),
 )}
 
 

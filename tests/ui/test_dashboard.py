@@ -280,6 +280,9 @@ def test_public_dashboard_is_readable_by_anyone(client, seeded):
     html = text(client.get(f"/sites/{seeded.id}/dashboard"))
     assert "state-loading" in html and "Save as default view" not in html
     assert state(widget(client, seeded, "browsers")) == "ok"
+    # What was filtered (user agents of bots, spam referrers) is for the site's users.
+    assert "widget-filtered" not in html
+    assert client.get(f"/sites/{seeded.id}/dashboard/widgets/filtered").status_code == 403
     assert client.post(f"/sites/{seeded.id}/dashboard/default-view").status_code == 302
     assert client.get("/sites/dashboard").status_code == 302  # the site list stays private
 

@@ -33,6 +33,7 @@ XSS_TITLE = '<img src=x onerror="document.title=\'pwned-title\'">'
 XSS_REF = 'https://evil.example/<script>document.title="pwned-ref"</script>'
 
 pytestmark = pytest.mark.browser
+expect.set_options(timeout=20_000)  # a shared 2-core machine: widgets may take seconds
 
 
 def seed_hits(site_id):
