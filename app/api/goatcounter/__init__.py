@@ -71,7 +71,7 @@ def _http_error(exc):
 
 
 def _on_app(state):
-    errors.register_api_errors(state.app, (PREFIX + "/",), _http_error)
+    errors.register_api_errors(state.app, (PREFIX + "/", PREFIX), _http_error)
     ratelimits.init_app(state.app)
     conventions.register(state.app)
 
