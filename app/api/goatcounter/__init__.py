@@ -67,7 +67,11 @@ def _http_error(exc):
     if (exc.code or 500) >= 500:
         return unexpected_error(getattr(exc, "original_exception", None) or exc)
     message = {404: "not found", 405: "method not allowed"}.get(exc.code, exc.description)
-    return jsonify(error=message), exc.code
+    response = jsonify(error=message)
+    response.status_code = exc.code
+    if exc.code == 405 and getattr(exc, "valid_methods", None):
+        response.headers["Allow"] = ", ".join(exc.valid_methods)
+    return response
 
 
 def _on_app(state):

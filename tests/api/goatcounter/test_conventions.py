@@ -29,6 +29,7 @@ def test_405_when_the_path_is_routed_for_another_method(client, method, path):
     response = client.open(path, method=method, headers={"Content-Type": "application/json"})
     assert response.status_code == 405
     assert response.get_json() == {"error": "method not allowed"}
+    assert "GET" in response.headers["Allow"] or "POST" in response.headers["Allow"]
 
 
 @pytest.mark.parametrize("path", ["/api/v0/nope", "/api/v0/sites/1/nope", "/api/v0",
