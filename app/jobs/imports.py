@@ -25,9 +25,9 @@ from app.models import (Browser, Hit, Import, ImportedHit, Location, Path, Ref, 
 
 log = logging.getLogger("ibex.jobs")
 CHUNK = 5000
-# Identical rows (same second, session, path, …) are told apart by their occurrence in the
-# file, counted over this many recent rows: duplicates are adjacent in an export in practice.
-WINDOW = 100_000
+# Identical rows (same second, session, path, …) are told apart by how many identical rows
+# precede them among this many rows before them: duplicates are adjacent in an export.
+WINDOW = 50_000
 MAX_UPLOAD = 1 << 30
 
 
@@ -153,23 +153,25 @@ def _check(path):
 def _write(site_id, path, total):
     """Store the file's rows CHUNK at a time, one transaction each; returns (imported, skipped:
     bot rows and rows already imported)."""
-    seen, order = {}, deque()  # base digest -> [occurrences, last row number]; recent rows
+    seen, recent = {}, deque()  # base digest -> occurrences among the last WINDOW rows
     imported = done = 0
     titled = set()
     batch = []
     progress(phase="importing", done=0, total=total)
-    for number, (_line, hit) in enumerate(read_hits(path)):
+    for _line, hit in read_hits(path):
         done += 1
         if hit.bot:  # GoatCounter never exports bots; a file that has them: skip them
             continue
         base = hit.digest(0)
-        entry = seen.get(base)
-        occurrence = 0 if entry is None else entry[0]
-        seen[base] = [occurrence + 1, number]
-        order.append((base, number))
-        if len(order) > WINDOW:
-            old, old_number = order.popleft()
-            if seen[old][1] == old_number:
+        occurrence = seen.get(base, 0)
+        seen[base] = occurrence + 1
+        recent.append(base)
+        if len(recent) > WINDOW:
+            old = recent.popleft()
+            left = seen[old] - 1
+            if left:
+                seen[old] = left
+            else:
                 del seen[old]
         batch.append((base if occurrence == 0 else hit.digest(occurrence), hit))
         if len(batch) >= CHUNK:
