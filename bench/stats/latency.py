@@ -47,6 +47,7 @@ def main(argv=None):
     common.stop_on_signals()
     url = generate.database_url(name, opts.backend)
     common.flask(generate.app_env(url), "db", "upgrade", timeout=1800)  # migrations since the load
+    analyze(url)   # as autovacuum would after a migration filled new tables
     facts = dataset_facts(url)
     print(f"{name}: main site {facts['site_id']} has {facts['hits']:,} hits "
           f"({facts['first_day']} – {facts['last_day']})", flush=True)
@@ -86,6 +87,15 @@ def dataset_facts(url):
     return {"site_id": site_id, "hits": hits, "all_hits": total,
             "first_day": first.date().isoformat(), "last_day": last.date().isoformat(),
             "ranges": {"1 week": _range(last, 7), "1 year": _range(last, 365)}}
+
+
+def analyze(url):
+    from sqlalchemy import text
+
+    from app.extensions import db
+    with in_app(url), db.engine.connect().execution_options(
+            isolation_level="AUTOCOMMIT") as conn:
+        conn.execute(text("ANALYZE"))
 
 
 def _range(last, days):
