@@ -23,6 +23,7 @@ from app.ui.forms import EmptyForm
 
 bp = Blueprint("dashboard", __name__, url_prefix="/sites")
 MAX_DAYS = 3660
+FIRST_DATE, LAST_DATE = date(1970, 1, 1), date(9000, 12, 31)
 STATE_KEYS = ("period", "period-start", "period-end", "group", "filter")
 _ORIGIN = re.compile(r"^https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?$")
 SEPARATORS = {8239: "\u202f", 44: ",", 46: ".", 39: "'", 32: "\u00a0", 0: ""}
@@ -125,10 +126,14 @@ def _saved_view(settings):
 
 def _parse_date(value, name, errors):
     try:
-        return date.fromisoformat(value)
+        day = date.fromisoformat(value)
     except (TypeError, ValueError):
         errors.append(f"{name} must be a date like 2024-05-31.")
         return None
+    if not FIRST_DATE <= day <= LAST_DATE:  # far dates would overflow the range arithmetic
+        errors.append(f"{name} must be between {FIRST_DATE.year} and {LAST_DATE.year}.")
+        return None
+    return day
 
 
 def build_view(site, args, settings, now=None):

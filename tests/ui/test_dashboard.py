@@ -103,6 +103,8 @@ def test_bad_control_values_fall_back_with_a_message(logged_in, seeded):
                           ({"period-start": "2020-06-18", "period-end": "2020-06-01"}, "before the start"),
                           ({"period-start": "2000-01-01", "period-end": "2020-06-18"}, "too long"),
                           ({"period": "fortnight"}, "Unknown period"),
+                          ({"period-start": "0001-01-01", "period-end": "0001-01-02"}, "between"),
+                          ({"period-start": "9999-12-30", "period-end": "9999-12-31"}, "between"),
                           ({"group": "decade", "period": "week"}, None)]:
         response = logged_in.get(f"/sites/{seeded.id}/dashboard", query_string=args)
         assert response.status_code == 200
