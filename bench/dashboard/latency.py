@@ -45,7 +45,7 @@ def main(argv=None):
     opts = parser.parse_args(argv)
     name = opts.dataset or next(
         (n for n in (generate.dataset_name(10_000_000), generate.dataset_name(1_000_000))
-         if generate.manifest(n)), None)
+         if (generate.manifest(n) or {}).get("complete")), None)
     if not name or not generate.exists(name, "postgresql"):
         raise SystemExit(f"no dataset {name}: make it with python -m bench.stats.generate")
     common.stop_on_signals()
