@@ -16,7 +16,8 @@ __all__ = [
     "AppState", "User", "default_user_settings", "Browser", "Campaign", "City", "Language", "Location",
     "Path", "Ref", "System", "Url", "BotHit", "Hit", "IngestBatch", "Visit", "VisitorSession",
     "Export", "Import", "ImportedHit", "BrowserStat", "CampaignStat", "HitCount", "LanguageStat",
-    "LocationStat", "RefCount", "SiteHour", "SiteStat", "SizeStat", "SystemStat", "COLLECT_DEFAULT", "COLLECT_LABELS",
+    "LocationStat", "RefCount", "SiteHour", "SiteStat", "SizeStat", "SystemStat",
+    "COLLECT_DEFAULT", "COLLECT_LABELS",
     "IP_MODES", "VISIBILITY", "Collect", "IgnoredIp", "Site", "default_site_settings",
     "UmamiLoginToken",
 ]
