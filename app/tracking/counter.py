@@ -20,13 +20,15 @@ EXTENSIONS = ("json", "html", "svg", "png")
 
 
 def register(bp):
-    # merge_slashes off: count.js asks for /counter/%2Fabout.json, i.e. the path "/about".
-    bp.add_url_rule("/counter/<path:name>", view_func=counter, methods=["GET"],
-                    merge_slashes=False)
+    bp.add_url_rule("/counter/<path:name>", view_func=counter, methods=["GET"])
+    # count.js asks for /counter/%2Fabout.json, i.e. the stored path "/about": werkzeug's path
+    # converter never starts with a slash, so that form has a rule of its own.
+    bp.add_url_rule("/counter//<path:name>", view_func=counter, methods=["GET"],
+                    defaults={"slash": "/"}, merge_slashes=False)
 
 
-def counter(name):
-    stem, dot, ext = name.rpartition(".")
+def counter(name, slash=""):
+    stem, dot, ext = (slash + name).rpartition(".")
     if not dot or ext not in EXTENSIONS:
         return _plain(400, "unknown extension; use .json, .html, .svg or .png")
     site = _site()
