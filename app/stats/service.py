@@ -143,6 +143,19 @@ def totals(q):
                   stats=days_from_hours(q, [(r[0], int(r[1] or 0)) for r in rows]))
 
 
+def total_visitors(q, whole_days_only=False):
+    """Visitors of all (or the included) paths in the range's hours — or, with
+    ``whole_days_only``, over the whole UTC days q.first_day … q.last_day (the denominator of
+    the day-based breakdowns). totals() without its Day objects."""
+    start, end = whole_days(q.first_day, q.last_day) if whole_days_only else (q.start, q.end)
+    table = HitCount if sql.path_filtered(q) else SiteHour
+    clauses = [table.site_id == q.site_id, table.hour >= start, table.hour <= end]
+    if table is HitCount:
+        clauses += sql.path_clauses(q, HitCount.path_id)
+    return int(db.session.scalar(select(func.coalesce(func.sum(table.visitors), 0))
+                                 .where(*clauses)))
+
+
 def hits(q):
     """The q.limit paths with most visitors in the range (ties: newest path first), each with
     its Day objects; ``total`` sums the returned paths, ``more`` says whether more follow."""

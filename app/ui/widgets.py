@@ -138,8 +138,7 @@ def _bar_list(ctx, name):
     rows = page.rows
     if name == "sizes" and ctx.settings.get("sort-count"):
         rows = sorted(rows, key=lambda row: -row.count)
-    totals = service.totals(q)
-    total = totals.total_utc if dimensions.get(name).day_based else totals.total
+    total = service.total_visitors(q, whole_days_only=dimensions.get(name).day_based)
     drilled = None
     if ctx.drill and dimensions.get(name).drill is not None:
         drilled = service.drilldown(q.page(limit=MAX_LIMIT, offset=0), name, ctx.drill)

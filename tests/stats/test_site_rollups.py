@@ -1,6 +1,7 @@
 """The site-wide rollups (site_hours, site_stats with daily and monthly rows) give exactly the
 numbers of the per-path rollups, for ranges that cut months and days anywhere."""
 import random
+from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -76,6 +77,11 @@ def test_ranking_and_totals_agree_with_hourly_sums(seeded):
         assert (filtered.total, filtered.total_events, filtered.total_utc) == (
             totals.total, totals.total_events, totals.total_utc)
         assert filtered.stats == totals.stats
+        for whole in (False, True):
+            expected_total = totals.total_utc if whole else totals.total
+            assert service.total_visitors(q, whole) == expected_total
+            assert service.total_visitors(replace(q, include_paths=all_paths(seeded.id)),
+                                          whole) == expected_total
 
 
 def test_monthly_rows_sum_their_days(seeded, db):
