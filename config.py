@@ -51,6 +51,8 @@ class Config:
         self.BASIC_API_RATE_LIMIT = get("BASIC_API_RATE_LIMIT", "20 per second")
         # GoatCounter's buckets (spec §3) as {name: (requests, seconds) or None (off)}.
         self.GOATCOUNTER_RATE_LIMITS = goatcounter_rate_limits(get("GOATCOUNTER_RATE_LIMITS", ""))
+        # The Basic family's POST /collect, per client IP: generous enough for real browsing.
+        self.COLLECT_RATE_LIMIT = rate_spec(get("COLLECT_RATE_LIMIT", "50/10"), "COLLECT_RATE_LIMIT")
         self.SESSION_COOKIE_HTTPONLY = True
         self.SESSION_COOKIE_SAMESITE = "Lax"
         self.REMEMBER_COOKIE_HTTPONLY = True
@@ -85,6 +87,8 @@ class TestingConfig(Config):
         self.GOATCOUNTER_RATE_LIMITS = goatcounter_rate_limits(
             env.get("GOATCOUNTER_RATE_LIMITS") or TESTING_RATE_LIMITS)
         self.BASIC_API_RATE_LIMIT = env.get("BASIC_API_RATE_LIMIT") or "100000 per second"
+        self.COLLECT_RATE_LIMIT = rate_spec(env.get("COLLECT_RATE_LIMIT") or "100000/1",
+                                            "COLLECT_RATE_LIMIT")
 
 
 class ProductionConfig(Config):
@@ -140,6 +144,22 @@ def goatcounter_rate_limits(text):
                                "with whole numbers ≥ 1, or name:none")
         limits[name] = (requests, seconds)
     return limits
+
+
+def rate_spec(text, setting):
+    """'requests/seconds' as (requests, seconds), or None for 'none'. RuntimeError if bad."""
+    text = (text or "").strip()
+    if text.lower() == "none":
+        return None
+    requests, _, seconds = text.partition("/")
+    try:
+        requests, seconds = int(requests), int(seconds)
+    except ValueError:
+        requests = seconds = 0
+    if requests < 1 or seconds < 1:
+        raise RuntimeError(f"{setting}: {text!r} is not requests/seconds with whole numbers "
+                           "≥ 1, or none")
+    return requests, seconds
 
 
 def _bool(value, default):

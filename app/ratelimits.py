@@ -59,9 +59,10 @@ class RateLimits:
 
 def init_app(app):
     config = app.config
+    buckets = {**config["GOATCOUNTER_RATE_LIMITS"], "collect": config.get("COLLECT_RATE_LIMIT")}
     app.extensions[EXTENSION] = RateLimits(
         storage_from_string(config["RATELIMIT_STORAGE_URI"]), config["RATELIMIT_KEY_PREFIX"],
-        config["GOATCOUNTER_RATE_LIMITS"], enabled=config.get("RATELIMIT_ENABLED", True))
+        buckets, enabled=config.get("RATELIMIT_ENABLED", True))
 
 
 def limits():
@@ -97,6 +98,14 @@ def count_outcome(ip, user_agent):
         return None
     return current_app.extensions[EXTENSION].hit(
         "count", f"{ip}:{zlib.crc32(user_agent.encode('utf-8', 'replace')):x}")
+
+
+def collect_outcome(ip):
+    """The Basic family's /collect bucket (key: client IP); None when not limited. Loopback
+    is exempt, as for /count."""
+    if ip.startswith("127.") or ip == "::1":
+        return None
+    return current_app.extensions[EXTENSION].hit("collect", ip)
 
 
 def add_headers(response, outcome):

@@ -202,12 +202,18 @@ def basic_collect():
         body = payloads.loads_json(request.get_data(cache=False) or b"null")
     except (ValueError, UnicodeDecodeError):
         return _basic(400, {"error": "invalid json"})
+    ip = client_ip()
+    limit = ratelimits.collect_outcome(ip)
+    if limit is not None and not limit.allowed:
+        response = _basic(429, {"error": "too many requests"})
+        response.headers["Retry-After"] = str(limit.reset_seconds)
+        return response
     runtime = ingest()
     sites = runtime.sites
     site = sites.by_page(page)
     try:
         hit = payloads.basic_hit(body, site.id if site else 0,
-                                 environ.get("HTTP_USER_AGENT", ""), client_ip(),
+                                 environ.get("HTTP_USER_AGENT", ""), ip,
                                  environ.get("HTTP_ACCEPT_LANGUAGE", "")[:200])
     except Invalid as exc:
         return _basic(400, {"error": exc.message})
