@@ -103,13 +103,17 @@ def validate(settings):
 
 
 def _valid_origin(entry):
-    url = urlsplit(entry if "//" in entry else "//" + entry)
-    if url.scheme not in ("", "http", "https") or not url.hostname:
+    try:
+        url = urlsplit(entry if "//" in entry else "//" + entry)
+        hostname = url.hostname
+    except ValueError:  # e.g. "[": an unterminated IPv6 literal
+        return False
+    if url.scheme not in ("", "http", "https") or not hostname:
         return False
     try:
-        accounts.normalise_domain(url.hostname)
+        accounts.normalise_domain(hostname)
     except ValidationError:
-        return url.hostname == "localhost"
+        return hostname == "localhost"
     return True
 
 

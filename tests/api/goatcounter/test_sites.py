@@ -121,6 +121,8 @@ def test_put_defaults_and_the_settings_spelling(client, site, headers):
      {"settings.collect_regions": ["must be a valid country code, not ‘XX’"]}),
     ({"cname": "x.example", "setttings": {"allow_embed": "*"}},
      {"settings.allow_embed": ["cannot be ‘*’"]}),
+    ({"cname": "x.example", "setttings": {"allow_embed": "["}},  # found by the fuzzer: was a 500
+     {"settings.allow_embed": ["must be a valid url"]}),
     ({"cname": "x.example", "setttings": {"collect": 1024}},
      {"settings.collect": ["must be 511 or lower"]}),
     ({"setttings": {"public": "nope"}},
