@@ -179,11 +179,15 @@ def _ref_row(key, name, count, scheme, _ref_id=None):
 
 
 def _toprefs_drill(q, key):
+    # Summed per path first (only the rows of the referrers with this name), then joined to
+    # the paths: one path lookup per path, not one per rollup row.
     count = func.sum(RefCount.visitors)
-    return (select(Path.path, count).join(Ref, Ref.id == RefCount.ref_id)
-            .join(Path, Path.id == RefCount.path_id)
-            .where(_scope(q, RefCount), Ref.ref_key == key.lower())
-            .group_by(Path.id, Path.path).having(count > 0).order_by(count.desc(), Path.path))
+    counts = (select(RefCount.path_id.label("path_id"), count.label("visitors"))
+              .where(_scope(q, RefCount),
+                     RefCount.ref_id.in_(select(Ref.id).where(Ref.ref_key == key.lower())))
+              .group_by(RefCount.path_id).having(count > 0).subquery())
+    return (select(Path.path, counts.c.visitors).join(Path, Path.id == counts.c.path_id)
+            .order_by(counts.c.visitors.desc(), Path.path))
 
 
 DIMENSIONS = {d.name: d for d in (
