@@ -1,4 +1,6 @@
 """WTForms for the UI. Every form carries a CSRF token (Flask-WTF)."""
+import re
+
 from flask_wtf import FlaskForm
 from wtforms import (BooleanField, EmailField, IntegerField, PasswordField, RadioField,
                      SelectField, SelectMultipleField, StringField, TextAreaField)
@@ -61,8 +63,23 @@ class SiteSettingsForm(SiteForm):
                          description="8–40 letters and digits; needed for a secret link.")
     dnt = BooleanField("Honour Do-Not-Track (DNT and Sec-GPC headers)")
     allow_counter = BooleanField("Allow the public visitor counter (/counter/…)")
+    allow_embed = TextAreaField("Pages allowed to embed the dashboard", [Optional(), Length(max=5000)],
+                                description="Origins such as https://blog.example, one per line "
+                                            "or separated by commas; only these may show the "
+                                            "embeddable dashboard (?hideui=1) in a frame.")
     collect_regions = StringField("Collect regions only for these countries", [Optional()],
                                   description="ISO country codes, comma-separated; empty = all countries.")
+
+    def validate_allow_embed(self, field):
+        from app import site_settings
+        from app.exceptions import ValidationError as InvalidSettings
+        try:
+            site_settings.validate({"allow_embed": split_list(field.data)})
+        except InvalidSettings as exc:
+            message = "; ".join(exc.errors.get("settings.allow_embed", ()))
+            if message:
+                raise ValidationError(f"Each entry {message} (e.g. https://blog.example); "
+                                      "* is not allowed.") from None
 
     def validate_data_retention(self, field):
         if field.data and field.data < 31:
@@ -143,3 +160,8 @@ def dashboard_settings_form(widget_titles, zones, **kwargs):
     form = Form(**kwargs)
     form.timezone.choices = [(zone, zone) for zone in zones]
     return form
+
+
+def split_list(text):
+    """Entries of a list typed into a text field: separated by commas or white space."""
+    return [item for item in re.split(r"[\s,]+", text or "") if item]

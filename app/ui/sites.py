@@ -1,6 +1,5 @@
 """UI pages for sites: list, create, settings (collect flags, IP mode, ignore list, retention,
 visibility), tracking-code panel and deletion."""
-import re
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_login import login_required
@@ -10,7 +9,7 @@ from app.exceptions import ValidationError
 from app.extensions import db
 from app.models import Collect, Site
 from app.ui.access import role_required, security_headers
-from app.ui.forms import EmptyForm, SiteForm, SiteSettingsForm
+from app.ui.forms import EmptyForm, SiteForm, SiteSettingsForm, split_list
 from app.ui.pages import form_errors
 
 bp = Blueprint("sites", __name__, url_prefix="/sites")
@@ -54,7 +53,7 @@ def settings(site_id):
     if form.validate_on_submit():
         try:
             # One transaction: an error in the site fields must not keep a new ignore list.
-            accounts.set_ignored_ips(site, _split_list(form.ignore_ips.data), commit=False)
+            accounts.set_ignored_ips(site, split_list(form.ignore_ips.data), commit=False)
             accounts.update_site(site, domain=form.domain.data, name=form.name.data,
                                  link_domain=form.link_domain.data, settings={
                                      "collect": form.collect_bits(),
@@ -64,8 +63,9 @@ def settings(site_id):
                                      "secret": form.secret.data or "",
                                      "dnt": form.dnt.data,
                                      "allow_counter": form.allow_counter.data,
+                                     "allow_embed": split_list(form.allow_embed.data),
                                      "collect_regions": [c.upper() for c in
-                                                         _split_list(form.collect_regions.data)],
+                                                         split_list(form.collect_regions.data)],
                                  })
         except ValidationError as exc:
             db.session.rollback()
@@ -121,9 +121,6 @@ def _form_data(site):
         ip_mode=site.setting("ip_mode"), data_retention=site.setting("data_retention"),
         public=site.setting("public"), secret=site.setting("secret"), dnt=site.setting("dnt"),
         allow_counter=site.setting("allow_counter"),
+        allow_embed="\n".join(site.setting("allow_embed")),
         ignore_ips="\n".join(entry.display for entry in site.ignored_ips),
         collect_regions=", ".join(site.setting("collect_regions")))
-
-
-def _split_list(text):
-    return [item for item in re.split(r"[\s,]+", text or "") if item]

@@ -3,6 +3,8 @@ DNT), tracking code, deletion, role checks and escaping of site names."""
 import html
 import re
 
+import pytest
+
 from sqlalchemy import func, select
 
 from app import accounts
@@ -335,3 +337,21 @@ def test_site_names_are_escaped_everywhere(logged_in, db):
     for path, page in pages.items():
         assert XSS not in page, path
         assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page, path
+
+
+def test_settings_save_the_origins_allowed_to_embed(logged_in, site):
+    response = logged_in.post(f"/sites/{site.id}/settings", data=settings_form(
+        site, allow_embed="https://blog.example\nhttp://localhost:8000, wiki.example"))
+    assert response.status_code == 302
+    assert site.settings["allow_embed"] == ["https://blog.example", "http://localhost:8000",
+                                            "wiki.example"]
+    assert "https://blog.example" in text(logged_in.get(f"/sites/{site.id}/settings"))
+
+
+@pytest.mark.parametrize("entry", ["*", "[", "ftp://files.example", XSS])
+def test_settings_refuse_bad_embed_origins(logged_in, site, entry):
+    response = logged_in.post(f"/sites/{site.id}/settings",
+                              data=settings_form(site, allow_embed=entry))
+    assert response.status_code == 200
+    assert "Each entry" in text(response) and XSS not in response.get_data(as_text=True)
+    assert site.settings.get("allow_embed", []) == []
