@@ -67,7 +67,7 @@ def login_token(url):
         if user is None:
             user = accounts.create_user("umami-bench", common.secrets.token_urlsafe(24), role="a")
         token = auth.issue_login_token(user)
-    db.engine.dispose()
+        db.engine.dispose()
     return token
 
 
