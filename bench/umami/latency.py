@@ -72,7 +72,7 @@ def login_token(url):
 
 
 def _ms(day, end=False):
-    moment = datetime.combine(date.fromisoformat(day), dtime.max if end else dtime.min)
+    moment = datetime.combine(date.fromisoformat(day[:10]), dtime.max if end else dtime.min)
     return int(moment.replace(tzinfo=timezone.utc).timestamp() * 1000)
 
 
