@@ -166,7 +166,9 @@ def _location(e, ctx):
 
 def _language(e, ctx):
     if e.site.setting("collect") & Collect.LANGUAGE and e.hit.language:
-        e.language = language.iso639_3(e.hit.language)
+        # /count and /collect pass the Accept-Language header ("nl-NL,nl;q=0.9"), the APIs a
+        # single tag; the header's preferred tag decides, and a lone tag is its own header.
+        e.language = language.from_accept_language(e.hit.language)
         e.language_tag = e.hit.language[:35]
 
 

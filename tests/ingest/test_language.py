@@ -105,3 +105,20 @@ def test_fuzz_iso639_3_never_raises():
 def test_fuzz_name_never_raises():
     for code in _random_texts(13, "abcdefghijklmnopqrstuvwxyz"):
         assert isinstance(name(code), str)
+
+
+@pytest.mark.parametrize("family, sent, stored", [
+    ("gc", "nl-NL,nl;q=0.9,en-US;q=0.8", "nld"),   # /count: the Accept-Language header
+    ("basic", "en-GB;q=0.5, fr;q=0.9", "fra"),      # /collect: the header, by q-value
+    ("gc-api", "en-US", "eng"),                     # count API: one tag (spec §16.4)
+    ("gc-api", "klingon", ""),
+    ("umami", "de", "deu"),
+])
+def test_persisted_language_reads_headers_and_tags(db, site, store_hits, family, sent, stored):
+    from app.models import Collect, Hit
+    site.settings = {**site.settings, "collect": site.settings["collect"] | int(Collect.LANGUAGE)}
+    db.session.commit()
+    store_hits({"site_id": site.id, "path": "/a", "family": family, "language": sent,
+                "user_agent": "Mozilla/5.0 (X11; Linux x86_64; rv:120.0) Gecko/20100101 "
+                              "Firefox/120.0", "ip": "192.0.2.1"})
+    assert db.session.scalar(db.select(Hit.language)) == stored
