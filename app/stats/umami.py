@@ -323,20 +323,24 @@ def _hit_metric(site_id, start, end, kind, url):
             counts[f"{event_type or ''}\t{value}"] += n
         return counts.items()
     column = Hit.url_id if kind == "url" else Hit.referrer_url_id
-    query = (select(column, Path.path, func.count()).join(Path, Path.id == Hit.path_id)
-             .where(in_range, Path.event.is_(False)).group_by(column, Path.path))
+    # A url falls back to the path when none was sent; a referrer does not need the path.
+    path = Path.path if kind == "url" else literal("")
+    counted = (select(column.label("url_id"), path.label("path"), func.count().label("n"))
+               .join(Path, Path.id == Hit.path_id)
+               .where(in_range, Path.event.is_(False)).group_by(column, path))
     if kind == "referrer" and url is not None:
-        query = query.where(Hit.url_id == _url_id(url))
-    rows = list(db.session.execute(query))
-    ids = {url_id for url_id, _path, _n in rows if url_id is not None}
-    texts = dict(db.session.execute(select(Url.id, Url.url).where(Url.id.in_(ids))).tuples().all()) \
-        if ids else {}
+        counted = counted.where(Hit.url_id == _url_id(url))
+    counted = counted.subquery()
+    # The texts are joined in SQL: a year of a big site has more distinct urls than a query
+    # may carry parameters (PostgreSQL's limit is 65,535).
+    query = (select(Url.url, counted.c.path, counted.c.n).select_from(counted)
+             .join(Url, Url.id == counted.c.url_id, isouter=True))
     counts = Counter()
-    for url_id, path, n in rows:
+    for text, path_text, n in db.session.execute(query):
         if kind == "url":
-            counts[texts[url_id] if url_id is not None else path] += n
+            counts[text if text is not None else path_text] += n
         else:  # a pageview recorded without a referrer is a direct visit: ""
-            counts[texts[url_id] if url_id is not None else ""] += n
+            counts[text if text is not None else ""] += n
     return counts.items()
 
 
