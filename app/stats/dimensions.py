@@ -169,8 +169,9 @@ def _toprefs(q, link_domain=""):
     query = (select(Ref.ref, Ref.ref, counts.c.visitors, Ref.ref_scheme, Ref.id)
              .join(Ref, Ref.id == counts.c.ref_id)
              .order_by(counts.c.visitors.desc(), Ref.id))
-    if link_domain:
-        query = query.where(~Ref.ref_key.startswith(link_domain.lower(), autoescape=True))
+    own = own_referrer_prefix(link_domain)
+    if own:
+        query = query.where(~Ref.ref_key.startswith(own.lower(), autoescape=True))
     return query
 
 
@@ -207,10 +208,19 @@ DIMENSIONS = {d.name: d for d in (
 )}
 
 
-def get(name):
-    """The registered dimension called ``name``, or ValidationError on ``page``."""
-    try:
-        return DIMENSIONS[name]
-    except KeyError:
-        raise ValidationError.single("page", "must be one of ‘" + ", ".join(DIMENSIONS) + "’") \
-            from None
+def get(name, drill=False):
+    """The registered dimension called ``name`` (with ``drill``: one that has a drill-down),
+    or ValidationError on ``page``."""
+    dimension = DIMENSIONS.get(name)
+    if dimension is None or (drill and dimension.drill is None):
+        names = [n for n, d in DIMENSIONS.items() if d.drill or not drill]
+        raise ValidationError.single("page", "must be one of ‘" + ", ".join(names) + "’")
+    return dimension
+
+
+def own_referrer_prefix(link_domain):
+    """A site's link domain as its referrers start (scheme and trailing "/" removed)."""
+    domain = link_domain or ""
+    for scheme in ("https://", "http://"):
+        domain = domain.removeprefix(scheme)
+    return domain.rstrip("/")

@@ -199,7 +199,7 @@ def path_refs(q, path_id):
 
 def breakdown(q, name, link_domain=""):
     """Visitors per entry of the dimension ``name`` (see dimensions.DIMENSIONS); day-based
-    dimensions read the UTC days q.first_day … q.last_day. ``link_domain`` (scheme removed)
+    dimensions read the UTC days q.first_day … q.last_day. ``link_domain`` (the site's, as stored)
     excludes the site's own referrers from toprefs."""
     dimension = dimensions.get(name)
     query = dimension.rows(q, link_domain)
@@ -215,11 +215,7 @@ def breakdown(q, name, link_domain=""):
 def drilldown(q, name, key):
     """The entries inside one row of a breakdown (browser versions, regions, widths, campaign
     sources, paths of a referrer). ValidationError for a dimension without drill-down."""
-    dimension = dimensions.get(name)
-    if dimension.drill is None:
-        from app.exceptions import ValidationError
-        raise ValidationError.single("page", "must be one of ‘" + ", ".join(
-            n for n, d in dimensions.DIMENSIONS.items() if d.drill) + "’")
+    dimension = dimensions.get(name, drill=True)
     rows = db.session.execute(dimension.drill(q, key).limit(q.limit + 1).offset(q.offset)).all()
     label = (lambda value: SIZE_LABEL.format(value)) if name == "sizes" else \
         (lambda value: value or "")

@@ -122,19 +122,12 @@ def _path_id(value):
     return int(value)
 
 
-def _link_domain(site):
-    domain = site.link_domain or ""
-    for scheme in ("https://", "http://"):
-        domain = domain.removeprefix(scheme)
-    return domain.rstrip("/")
-
-
 def _bar_list(ctx, name):
     """A breakdown with its total (the denominator of the percentages: visitors over the
     whole UTC days of the range for day-based dimensions, over the range's hours else)."""
     q = ctx.query
     page = service.breakdown(q.page(limit=_limit(ctx, "limit"), offset=0), name,
-                             link_domain=_link_domain(ctx.site))
+                             link_domain=ctx.site.link_domain)
     rows = page.rows
     if name == "sizes" and ctx.settings.get("sort-count"):
         rows = sorted(rows, key=lambda row: -row.count)

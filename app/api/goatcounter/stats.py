@@ -184,7 +184,7 @@ def _breakdown(page):
     args = query_args(schemas.PageArgs)
     site = _site()
     query = _query(site, args, limit=args["limit"], offset=args["offset"])
-    result = service.breakdown(query, page, link_domain=_link_domain(site))
+    result = service.breakdown(query, page, link_domain=site.link_domain)
     return jsonify(schemas.StatsResponse().dump({"stats": result.rows, "more": result.more}))
 
 
@@ -213,9 +213,7 @@ def drilldown(page, key):
             application/json:
               schema: DrillResponse
     """
-    if dimensions.get(page).drill is None:
-        raise ValidationError.single("page", "must be one of ‘" + ", ".join(
-            name for name, d in dimensions.DIMENSIONS.items() if d.drill) + "’")
+    dimensions.get(page, drill=True)  # validated before authentication, as breakdown's page
     return _drilldown(page, key)
 
 
@@ -231,11 +229,3 @@ def _path_segment(name, value):
     if not value.lstrip("-").isdigit() or not -2**31 <= int(value) < 2**31:
         raise ValidationError.single(name, "must be a whole number")
     return int(value)
-
-
-def _link_domain(site):
-    domain = getattr(site, "link_domain", "") or ""
-    for scheme in ("https://", "http://"):
-        domain = domain.removeprefix(scheme)
-    return domain.rstrip("/")
-
