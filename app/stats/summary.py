@@ -104,26 +104,21 @@ class Filter:
         return not self.text and self.event is None
 
 
+# The filter box's keywords (GoatCounter spec §14) and the Filter field each one sets.
+FILTER_KEYWORDS = {"at:start": ("at_start", True), "at:end": ("at_end", True),
+                   "in:path": ("in_path", True), "in:title": ("in_title", True),
+                   "is:event": ("event", True), "is:pageview": ("event", False),
+                   ":not": ("negate", True)}
+
+
 def parse_filter(value: str):
     """The filter box's text as a Filter: words that are keywords set flags, the others
     (joined by single spaces) are the text matched case-insensitively."""
     flags, words = {}, []
     for word in (value or "").split():
-        keyword = word.lower()
-        if keyword == "at:start":
-            flags["at_start"] = True
-        elif keyword == "at:end":
-            flags["at_end"] = True
-        elif keyword == "in:path":
-            flags["in_path"] = True
-        elif keyword == "in:title":
-            flags["in_title"] = True
-        elif keyword == "is:event":
-            flags["event"] = True
-        elif keyword == "is:pageview":
-            flags["event"] = False
-        elif keyword == ":not":
-            flags["negate"] = True
+        keyword = FILTER_KEYWORDS.get(word.lower())
+        if keyword:
+            flags[keyword[0]] = keyword[1]
         else:
             words.append(word)
     return Filter(text=" ".join(words)[:500], **flags)
