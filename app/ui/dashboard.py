@@ -287,7 +287,8 @@ def widget(site_id, key):
     more = request.args.get("more", "1")
     ctx = widgets.Context(site=site, query=view.query, settings=options,
                           drill=_clean(request.args.get("drill")),
-                          more=min(int(more), 20) if more.isdigit() and more != "0" else 1)
+                          more=min(int(more), 20) if more.isdigit() and more != "0" else 1,
+                          week_start=6 if settings.get("sunday_starts_week") else 0)
     state, data, message = "ok", {}, ""
     try:
         data = entry.load(ctx)

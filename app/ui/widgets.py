@@ -24,6 +24,7 @@ class Context:
     drill: str = ""
     more: int = 1
     now: datetime = field(default_factory=utcnow)
+    week_start: int = 0  # the reader's first day of the week: 0 Monday … 6 Sunday
 
 
 @dataclass(frozen=True)
@@ -52,26 +53,26 @@ class Bucket:
     last_day: object = None
 
 
-def buckets(days, group, today=None):
+def buckets(days, group, today=None, week_start=0):
     """Chart bars of Day objects for ``group``: 24 per day (hour), one per day, one per
-    7-day chunk from the range start (week), or one per month segment (month) — the same
-    buckets and values as the API's Day objects (spec §10.3)."""
+    calendar week (week: a bar starts on each ``week_start`` weekday, 0 Monday … 6 Sunday, as
+    the reader's settings say; the first bar starts at the range start), or one per month
+    segment (month). A bar's value is the sum of its days' visitors, as in the API's Day
+    objects (spec §10.3), whose weekly values are 7-day chunks from the range start instead."""
     if group == "hour":
         return [Bucket(d.day, h, v, future=bool(today and d.day > today), last_day=d.day)
                 for d in days for h, v in enumerate(d.hourly)]
     if group == "day":
         return [Bucket(d.day, None, d.daily, future=bool(today and d.day > today),
                        last_day=d.day) for d in days]
-    starts = []
-    for n, d in enumerate(days):
-        if (group == "week" and n % 7 == 0) or (group == "month" and (n == 0 or d.day.day == 1)):
-            starts.append(n)
+    starts = [n for n, d in enumerate(days) if n == 0 or (
+        d.day.weekday() == week_start if group == "week" else d.day.day == 1)]
     result = []
     for i, n in enumerate(starts):
-        end = (starts[i + 1] if i + 1 < len(starts) else len(days)) - 1
-        value = days[n].weekly if group == "week" else days[n].monthly
-        result.append(Bucket(days[n].day, None, value, future=bool(today and days[n].day > today),
-                             last_day=days[end].day))
+        end = starts[i + 1] if i + 1 < len(starts) else len(days)
+        result.append(Bucket(days[n].day, None, sum(d.daily for d in days[n:end]),
+                             future=bool(today and days[n].day > today),
+                             last_day=days[end - 1].day))
     return result
 
 
@@ -96,7 +97,7 @@ def _realtime(ctx):
 
 def _totalpages(ctx):
     totals = service.totals(ctx.query)
-    bars = buckets(totals.stats, ctx.query.group, _today(ctx))
+    bars = buckets(totals.stats, ctx.query.group, _today(ctx), ctx.week_start)
     return {"totals": totals, "bars": bars, "max": max((b.value for b in bars), default=0),
             "empty": not totals.total}
 
@@ -110,7 +111,8 @@ def _pages(ctx):
         refs = service.path_refs(ctx.query.page(limit=_limit(ctx, "limit_refs"), offset=0),
                                  drill_id)
     today = _today(ctx)
-    charts = {r.stats.path_id: buckets(r.stats.stats, ctx.query.group, today) for r in rows}
+    charts = {r.stats.path_id: buckets(r.stats.stats, ctx.query.group, today, ctx.week_start)
+              for r in rows}
     return {"rows": rows, "more": more, "path_charts": charts, "refs": refs, "drill_id": drill_id,
             "empty": not rows}
 

@@ -377,3 +377,44 @@ def test_number_format_and_clock_apply_to_widgets(logged_in, site, store_hits, n
     html = widget(logged_in, site, "summary")
     assert ">1,234</span>" in html
     assert "18 Jun 2020 1 pm:" in widget(logged_in, site, "totalpages")
+
+
+def test_week_bars_follow_the_users_week_start(logged_in, seeded, user):
+    """Weekly bars are calendar weeks that start on the reader's first weekday (the range's
+    first bar may be partial); the visitors are the same either way."""
+    args = {"period-start": "2020-03-18", "period-end": "2020-06-18", "group": "week",
+            "period": None}
+
+    def bars():
+        html = widget(logged_in, seeded, "totalpages", **args)
+        return re.findall(r"<g class=\"bucket[^\"]*\"><title>([^<]+)</title>", html)
+
+    monday = bars()
+    assert monday[0] == "18 Mar 2020 – 22 Mar 2020: 0 visitors"  # Wednesday to Sunday
+    assert monday[-2:] == ["8 Jun 2020 – 14 Jun 2020: 1 visitor",
+                           "15 Jun 2020 – 18 Jun 2020: 4 visitors"]
+    user.settings = {**user.settings, "sunday_starts_week": True}
+    db.session.commit()
+    sunday = bars()
+    assert sunday[0] == "18 Mar 2020 – 21 Mar 2020: 0 visitors"  # Wednesday to Saturday
+    assert sunday[-2:] == ["7 Jun 2020 – 13 Jun 2020: 1 visitor",
+                           "14 Jun 2020 – 18 Jun 2020: 4 visitors"]
+    total = lambda titles: sum(int(t.rsplit(": ", 1)[1].split()[0]) for t in titles)  # noqa: E731
+    assert total(monday) == total(sunday) == 5
+    paths = widget(logged_in, seeded, "pages", **args)
+    assert "7 Jun 2020 – 13 Jun 2020: 1 visitor" in unescape(paths)
+
+
+def test_week_buckets_split_on_the_week_start():
+    from datetime import date, timedelta
+
+    from app.stats.service import Day
+    days = [Day(day=date(2024, 5, 1) + timedelta(n), hourly=[0] * 24, daily=n) for n in range(14)]
+    monday = widgets.buckets(days, "week")  # 1 May 2024 is a Wednesday
+    assert [(b.day.day, b.last_day.day, b.value) for b in monday] == [
+        (1, 5, 0 + 1 + 2 + 3 + 4), (6, 12, sum(range(5, 12))), (13, 14, 12 + 13)]
+    sunday = widgets.buckets(days, "week", week_start=6)
+    assert [(b.day.day, b.last_day.day) for b in sunday] == [(1, 4), (5, 11), (12, 14)]
+    assert sum(b.value for b in sunday) == sum(range(14))
+    months = widgets.buckets(days, "month")
+    assert len(months) == 1 and months[0].value == sum(range(14))
