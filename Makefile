@@ -13,7 +13,7 @@ ISBOT := app/ingest/data/isbot-list.json
 CLOUD_RANGES := app/ingest/data/cloud-ranges.txt
 TRACKING := static/build/count.js static/build/count-counter.js static/build/umami.js static/build/track.js
 
-.PHONY: run test install install-dev static chromium services clean bench bench-stats
+.PHONY: run test install install-dev static chromium nginx services clean bench bench-stats bench-soak
 
 run: install static
 	$(FLASK) db upgrade
@@ -22,7 +22,7 @@ run: install static
 	@echo
 	BIND=$(HOST):$(PORT) $(VENV)/bin/gunicorn -c gunicorn.conf.py wsgi:app
 
-test: install-dev static chromium services
+test: install-dev static chromium nginx services
 	$(VENV)/bin/ruff check .
 	$(PY) -m pytest $(PYTEST_ARGS)
 
@@ -72,6 +72,28 @@ chromium:
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium \
 	    || { echo "ERROR: could not install chromium (apt-get install chromium)" >&2; exit 1; }; \
+	fi
+
+# The deployment tests (tests/deploy/) run Debian's nginx with a config of their own on loopback
+# ports. Installing the package must not leave a system nginx on port 80: a temporary
+# policy-rc.d (unless the machine has one) keeps the package scripts from starting it, and a
+# systemd machine gets the unit disabled and stopped.
+nginx:
+	@if [ ! -x /usr/sbin/nginx ] && [ ! -x /usr/bin/nginx ]; then \
+	  echo "Installing Debian's nginx for the deployment tests (its system service stays off)"; \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  if [ ! -e /usr/sbin/policy-rc.d ]; then \
+	    trap '$$SUDO rm -f /usr/sbin/policy-rc.d' EXIT; \
+	    printf '#!/bin/sh\nexit 101\n' | $$SUDO tee /usr/sbin/policy-rc.d >/dev/null; \
+	    $$SUDO chmod 755 /usr/sbin/policy-rc.d; \
+	  fi; \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq nginx \
+	    || { echo "ERROR: could not install nginx (apt-get install nginx)" >&2; exit 1; }; \
+	  if [ -d /run/systemd/system ]; then \
+	    $$SUDO systemctl disable --now nginx >/dev/null 2>&1 || true; \
+	  elif [ -s /run/nginx.pid ]; then \
+	    $$SUDO nginx -s quit 2>/dev/null || true; \
+	  fi; \
 	fi
 
 services:
