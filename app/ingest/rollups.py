@@ -1,9 +1,10 @@
 """Rollups from hit rows: add a batch's hits to every rollup (the persister), or rebuild a
-site's rollups and visits from its raw hits (after imports and repairs)."""
+site's rollups and visits from its raw hits (after imports and repairs); and settle a month's
+site-wide rows after some of its daily rows were deleted (data retention)."""
 from collections import Counter, defaultdict
-from datetime import datetime, time
+from datetime import datetime, time, timedelta
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, func, select, update
 
 from app.extensions import db
 from app.ingest.store import upsert_add
@@ -135,3 +136,34 @@ def rebuild(site_id, since=None, chunk=5000, progress=None):
             progress(total)
     db.session.commit()
     return total
+
+
+def settle_month(site_id, month, kind):
+    """Make a site's monthly site_stats rows of one ``kind`` for ``month`` (a date: the month's
+    first day) equal the sums of its daily rows of that month again, after daily rows were
+    deleted (data retention): a monthly row whose daily rows are all gone is deleted, the
+    others get their daily sum. Daily rows are only ever removed, never added without their
+    monthly row, so no monthly row is missing. Returns the number of monthly rows deleted or
+    changed (0 when they already agree); does not commit.
+
+    Set-based (one grouped sum, joined), whatever the number of keys. On PostgreSQL the monthly
+    rows are locked first, so a persister adding a hit of that month meanwhile has either
+    committed before the sums are read or adds to the settled rows afterwards; on SQLite the
+    DELETE opens the transaction with the database's write lock, so both writes see one state."""
+    end = (month.replace(day=28) + timedelta(days=4)).replace(day=1)
+    stats, daily = SiteStat.__table__, SiteStat.__table__.alias("daily")
+    monthly = (stats.c.site_id == site_id, stats.c.kind == kind, stats.c.span == "m",
+               stats.c.period == month)
+    days = (daily.c.site_id == site_id, daily.c.kind == kind, daily.c.span == "d",
+            daily.c.period >= month, daily.c.period < end)
+    db.session.execute(select(stats.c.key).where(*monthly).order_by(stats.c.key)
+                       .with_for_update())
+    gone = db.session.execute(delete(stats).where(
+        *monthly, stats.c.key.not_in(select(daily.c.key).where(*days))))
+    sums = (select(daily.c.key, func.sum(daily.c.visitors).label("visitors"))
+            .where(*days).group_by(daily.c.key).subquery("sums"))
+    changed = db.session.execute(
+        update(stats).where(*monthly, stats.c.key == sums.c.key,
+                            stats.c.visitors != sums.c.visitors)
+        .values(visitors=sums.c.visitors))
+    return gone.rowcount + changed.rowcount
