@@ -18,8 +18,12 @@ class Periodic:
     function: str      # dotted path of a job function that takes no arguments
 
 
+HOUR, DAY = 3600, 86400
 SCHEDULE = (
-    Periodic("delete-expired-exports", 3600, "app.jobs.maintenance.delete_expired_exports"),
+    Periodic("delete-expired-exports", HOUR, "app.jobs.maintenance.delete_expired_exports"),
+    Periodic("delete-expired-sessions", HOUR, "app.jobs.maintenance.delete_expired_sessions"),
+    Periodic("purge-expired-hits", DAY, "app.jobs.retention.purge_expired_hits"),
+    Periodic("purge-bot-log", DAY, "app.jobs.maintenance.purge_bot_log"),
 )
 
 

@@ -88,16 +88,21 @@ def test_a_failing_job_is_recorded_by_rq(rq_app, site):
     assert fresh(Export, export.id).error.startswith("export failed (")
 
 
+HOURLY = ["delete-expired-exports", "delete-expired-sessions"]
+DAILY = ["purge-expired-hits", "purge-bot-log"]
+
+
 def test_the_schedule_enqueues_each_period_once_across_workers(rq_app):
     jobs = runtime()
-    now = 1_800_000_000.0
-    assert schedule.enqueue_due(jobs, now) == ["delete-expired-exports"]
+    now = 1_800_000_000.0  # 08:00 UTC
+    assert schedule.enqueue_due(jobs, now) == HOURLY + DAILY
     assert schedule.enqueue_due(jobs, now + 60) == []  # same hour: another worker's turn
-    assert jobs.queue.count == 1
-    assert schedule.enqueue_due(jobs, now + 3600) == ["delete-expired-exports"]
+    assert jobs.queue.count == 4
+    assert schedule.enqueue_due(jobs, now + 3600) == HOURLY  # same day
+    assert schedule.enqueue_due(jobs, now + 16 * 3600) == HOURLY + DAILY  # the next day
     jobs.worker().work(burst=True)
-    slot = int(now // 3600)
-    assert status(f"delete-expired-exports-{slot}").status == "finished"
+    for name, every in [(name, 3600) for name in HOURLY] + [(name, 86400) for name in DAILY]:
+        assert status(f"{name}-{int(now // every)}").status == "finished", name
 
 
 def test_the_embedded_thread_runs_jobs_without_redis(database_url, tmp_path, app, site):
@@ -161,8 +166,12 @@ def test_the_embedded_thread_runs_each_periodic_job_once_per_period(app):
     first = stale_file("1-old.csv.gz")
     schedule.run_due_here(app, slots, now)
     assert not os.path.exists(first)
+    assert slots == {**{name: int(now // 3600) for name in HOURLY},
+                     **{name: int(now // 86400) for name in DAILY}}
     second = stale_file("2-old.csv.gz")
     schedule.run_due_here(app, slots, now + 600)  # same hour: not again
     assert os.path.exists(second)
     schedule.run_due_here(app, slots, now + 3600)
     assert not os.path.exists(second)
+    assert slots == {**{name: int(now // 3600) + 1 for name in HOURLY},
+                     **{name: int(now // 86400) for name in DAILY}}
