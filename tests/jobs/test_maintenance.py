@@ -1,6 +1,7 @@
 """The periodic maintenance jobs: data retention per site (raw hits and everything derived from
 them, the statistics of the kept days unchanged, monthly rows settled, orphaned paths), the bot
-log's 30 days, expired Umami login tokens and the ingest ledger; the schedule table."""
+log's 30 days, expired Umami login tokens and the ingest ledger; the schedule table and the
+`flask jobs` commands."""
 import random
 from datetime import date, datetime, time, timedelta, timezone
 
@@ -14,6 +15,7 @@ from app.ingest import ingest
 from app.ingest.hit_in import HitIn
 from app.ingest.persist import persist_batch
 from app.jobs import maintenance, retention, schedule
+from app.jobs.cli import jobs_cli
 from app.models import (BotHit, BrowserStat, Campaign, CampaignStat, Hit, HitCount, IngestBatch,
                         LanguageStat, LocationStat, Path, RefCount, SiteHour, SiteStat, SizeStat,
                         SystemStat, UmamiLoginToken, Visit, VisitorSession)
@@ -290,6 +292,25 @@ def test_the_schedule_lists_every_job_with_its_period():
                          "delete-expired-sessions": maintenance.delete_expired_sessions,
                          "purge-expired-hits": retention.purge_expired_hits,
                          "purge-bot-log": maintenance.purge_bot_log}
+
+
+def test_flask_jobs_lists_and_runs_the_periodic_jobs(app, site, store_hits, now):
+    runner = app.test_cli_runner()
+    listed = runner.invoke(jobs_cli, ["list"])
+    assert listed.exit_code == 0, listed.output
+    assert listed.output.splitlines() == [
+        f"{e.name}\t{'hourly' if e.every == 3600 else 'daily'}\t{e.function}"
+        for e in schedule.SCHEDULE]
+
+    clock.freeze(NOW - timedelta(days=40))
+    store_hits(HitIn(site_id=site.id, path="/", family="gc-api", user_agent=BOT_UA))
+    clock.freeze(NOW)
+    ran = runner.invoke(jobs_cli, ["run", "purge-bot-log"])
+    assert ran.exit_code == 0, ran.output
+    assert ran.output.splitlines()[-1] == "purge-bot-log: bot_hits=1"  # after the job's log
+    assert count(BotHit) == 0
+    unknown = runner.invoke(jobs_cli, ["run", "purge-everything"])
+    assert unknown.exit_code == 2 and "purge-everything" in unknown.output
 
 
 def test_cutoff_keeps_whole_utc_days():
