@@ -61,6 +61,10 @@ class Config:
         self.PASSWORD_HASHING = "strong"  # argon2id; only the test suite uses "fast"
         # Umami API login tokens (revocable) expire after this many days.
         self.UMAMI_TOKEN_DAYS = float(get("UMAMI_TOKEN_DAYS", "365"))
+        # Logs go to stderr: JSON lines (production's default) or text; app.logs reads these.
+        self.LOG_FORMAT = log_format(get("LOG_FORMAT", "text"))
+        self.LOG_LEVEL = log_level(get("LOG_LEVEL", "INFO"))
+        self.LOG_REQUESTS = _bool(get("LOG_REQUESTS"), True)  # the app's access line
 
     def check(self):
         """Raise RuntimeError when the configuration is unsafe to run; embedded mode is lenient."""
@@ -98,6 +102,7 @@ class ProductionConfig(Config):
         secure = _bool(env.get("SESSION_COOKIE_SECURE"), True)
         self.SESSION_COOKIE_SECURE = secure
         self.REMEMBER_COOKIE_SECURE = secure
+        self.LOG_FORMAT = log_format(env.get("LOG_FORMAT") or "json")
 
     def check(self):
         if not self.SECRET_KEY:
@@ -160,6 +165,25 @@ def rate_spec(text, setting):
         raise RuntimeError(f"{setting}: {text!r} is not requests/seconds with whole numbers "
                            "≥ 1, or none")
     return requests, seconds
+
+
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+
+
+def log_format(text):
+    """LOG_FORMAT: json or text. Raises RuntimeError for anything else."""
+    value = text.strip().lower()
+    if value not in ("json", "text"):
+        raise RuntimeError(f"LOG_FORMAT must be json or text, not {text!r}")
+    return value
+
+
+def log_level(text):
+    """LOG_LEVEL: one of LOG_LEVELS, any case. Raises RuntimeError for anything else."""
+    value = text.strip().upper()
+    if value not in LOG_LEVELS:
+        raise RuntimeError(f"LOG_LEVEL must be one of {', '.join(LOG_LEVELS)}, not {text!r}")
+    return value
 
 
 def _bool(value, default):

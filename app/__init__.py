@@ -21,7 +21,8 @@ def create_app(config=None):
     if app.config["PROXY_HOPS"]:
         hops = app.config["PROXY_HOPS"]
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)
-    from app import extensions
+    from app import extensions, logs
+    logs.init_app(app)
     extensions.init_app(app)
     _register_blueprints(app)
     _register_errors_and_cli(app)
