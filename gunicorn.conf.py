@@ -2,8 +2,11 @@
 default runs one process (its hit buffer and jobs live in that process); with REDIS_URL set, web
 processes are stateless and scale out. Every number can be set from the environment (the
 systemd unit reads /etc/ibex/ibex.env); docs/deploy.md explains the sizing."""
+import errno
 import multiprocessing
 import os
+
+from gunicorn.workers.gthread import TConn, ThreadWorker
 
 
 def _env_int(name, default):
@@ -15,8 +18,28 @@ def _env_bool(name):
     return os.environ.get(name, "").strip().lower() in ("1", "true", "yes", "on")
 
 
+class ProxiedThreadWorker(ThreadWorker):
+    """gthread, except that a connection goes to a thread as soon as it is accepted instead of
+    waiting in the event loop until its request arrives. The stock worker, told to stop (a
+    reload, a restart), exits its loop and drops the connections it accepted but had not read
+    yet: nginx answers those requests 502 (gunicorn issues #3038, #3394). Behind nginx a
+    request arrives whole right after its connection, so no thread waits on a slow client."""
+
+    def accept(self, server, listener):
+        try:
+            sock, client = listener.accept()
+        except OSError as exc:
+            if exc.errno in (errno.EAGAIN, errno.EWOULDBLOCK, errno.ECONNABORTED):
+                return
+            raise
+        self.nr_conns += 1
+        self.enqueue_req(TConn(self.cfg, sock, client, server))
+
+
 bind = os.environ.get("BIND", "127.0.0.1:8080")
-worker_class = "gthread"
+# Behind a proxy (PROXY_HOPS ≥ 1) the worker above; a server that browsers reach directly
+# (make run) keeps the stock one, which does not give an idle connection a thread.
+worker_class = ProxiedThreadWorker if _env_int("PROXY_HOPS", 0) > 0 else "gthread"
 _embedded = not os.environ.get("REDIS_URL")
 # Production: two processes per core (at least two, so one busy or restarting process never
 # leaves the site unserved), each with GUNICORN_THREADS threads. A dashboard opens a dozen widget
@@ -30,10 +53,9 @@ timeout = _env_int("GUNICORN_TIMEOUT", 30)
 # SIGHUP (systemctl reload) starts new worker processes with the new code, then stops the old
 # ones; SIGTERM stops. Either way requests in flight get this long to finish.
 graceful_timeout = _env_int("GUNICORN_GRACEFUL_TIMEOUT", 30)
-# Idle keep-alive connections are kept longer than nginx keeps its idle upstream connections
-# (keepalive_timeout 60s in deploy/nginx/ibex.conf), so gunicorn never closes one while nginx
-# sends a request on it.
-keepalive = _env_int("GUNICORN_KEEPALIVE", 75)
+# Seconds an idle keep-alive connection stays open: for browsers talking to gunicorn directly
+# (make run). nginx opens one connection per request (see deploy/nginx/ibex.conf).
+keepalive = _env_int("GUNICORN_KEEPALIVE", 5)
 # The worker heartbeat file goes to memory, not to a disk that may stall.
 worker_tmp_dir = "/dev/shm" if os.path.isdir("/dev/shm") else None
 proc_name = "ibex-web"
