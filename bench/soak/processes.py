@@ -32,6 +32,7 @@ class Process:
     def __init__(self, name, argv, env, log_path, stop_signal=signal.SIGTERM, stop_timeout=60):
         self.name, self.log_path = name, log_path
         self.stop_signal, self.stop_timeout = stop_signal, stop_timeout
+        self.log_offset = os.path.getsize(log_path) if os.path.exists(log_path) else 0
         with open(log_path, "ab") as log:
             self.popen = subprocess.Popen(argv, cwd=ROOT, env=env, stdin=subprocess.DEVNULL,
                                           stdout=log, stderr=subprocess.STDOUT,
@@ -52,6 +53,13 @@ class Process:
     def log_tail(self, lines=30):
         with contextlib.suppress(OSError), open(self.log_path, errors="replace") as f:
             return "".join(f.readlines()[-lines:])
+        return ""
+
+    def output(self):
+        """What this process wrote to its log (a log file may hold earlier processes' output)."""
+        with contextlib.suppress(OSError), open(self.log_path, "rb") as f:
+            f.seek(self.log_offset)
+            return f.read().decode("utf-8", "replace")
         return ""
 
     def signal(self, signum):

@@ -151,9 +151,18 @@ class Stack:
                           self.env(), os.path.join(self.log_dir, f"worker-{number}.log"),
                           stop_timeout=90)
         self.worker_processes.append(process)
-        wait_for(lambda: "ibex worker: persisting" in (process.log_tail(200) or ""),
+        wait_for(lambda: "ibex worker: persisting" in process.output(),
                  self.ready_timeout, f"flask worker {number} to start", 0.2, [process])
         return process
+
+    def restart_worker(self, index=0):
+        """Stop worker ``index`` as systemd would (SIGTERM: it finishes its batch), then start a
+        new one in its place; returns the old one's exit status."""
+        old = self.worker_processes[index]
+        status = old.stop()
+        self.worker_processes.remove(old)
+        self.start_worker(index)
+        return status
 
     def start_nginx(self):
         certificate, key = make_certificate(self.run_dir)
@@ -279,7 +288,8 @@ class Stack:
 
 def gunicorn_settings(env):
     """workers, threads, worker_class, timeouts as gunicorn.conf.py computes them under ``env``."""
-    code = ("import json, runpy; s = runpy.run_path('gunicorn.conf.py'); print(json.dumps({k: s[k] "
+    code = ("import json, runpy; s = runpy.run_path('gunicorn.conf.py'); "
+            "print(json.dumps({k: getattr(s[k], '__name__', s[k]) "
             "for k in ('workers', 'threads', 'worker_class', 'timeout', 'graceful_timeout', "
             "'keepalive')}))")
     result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True,
