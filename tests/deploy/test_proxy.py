@@ -3,7 +3,9 @@ gunicorn, a `flask worker`, PostgreSQL and Redis: hits of the three tracking fam
 from 127.0.0.9 with a spoofed X-Forwarded-For, and what the worker stores must come from the
 right hop. PROXY_HOPS=0 and 2 are run too, to show the test tells a wrong setting apart."""
 import re
+import signal
 import socket
+import threading
 import time
 from types import SimpleNamespace
 
@@ -16,7 +18,7 @@ from app import accounts
 from app.extensions import db
 from app.models import BotHit, Hit, Path, Site
 from bench.soak.client import Client
-from bench.soak.processes import HOST, insecure_tls
+from bench.soak.processes import HOST, children, insecure_tls, wait_for
 from tests.conftest import PASSWORD
 from tests.deploy.conftest import start_stack
 
@@ -258,6 +260,60 @@ def test_requests_carry_an_id_and_tracking_hits_are_not_in_the_access_log(stack,
     assert login_lines and re.search(r"rid=[0-9a-f]{32} ", login_lines[-1])
     assert login_lines[-1].startswith(CLIENT + " ")
     assert "/count?" not in log and "/access-log" not in log
+
+
+# --- upgrades --------------------------------------------------------------------------------
+
+def test_reload_and_worker_restart_during_traffic_lose_no_hits(stack, site):
+    """docs/deploy.md's upgrade order under a steady stream of hits: gunicorn reloads with HUP
+    (systemctl reload ibex-web), then the worker is stopped with SIGTERM and started again
+    (systemctl restart ibex-worker@1). Every hit that got a success answer is stored once."""
+    hops(stack, 1)
+    stop, answered, failures = threading.Event(), [], []
+
+    def traffic():
+        client = Client(stack.https_port, source=CLIENT, host=DOMAIN)
+        number = 0
+        while not stop.is_set():
+            number += 1
+            path = f"/reload-{number}"
+            try:
+                if number % 2:
+                    answer = client.request("GET", f"/count?p={path}")
+                else:
+                    answer = client.request("POST", "/collect", json_body={"path": path},
+                                            headers={"Origin": f"https://{DOMAIN}"})
+            except OSError as exc:
+                failures.append((path, repr(exc)))
+                continue
+            (answered if answer.status in (200, 204) else failures).append(
+                path if answer.status in (200, 204) else (path, answer.status))
+            time.sleep(0.005)
+        client.close()
+    sender = threading.Thread(target=traffic)
+    sender.start()
+    try:
+        time.sleep(1)
+        before = set(children(stack.web.pid))
+        stack.web.signal(signal.SIGHUP)
+        wait_for(lambda: len(set(children(stack.web.pid)) - before)
+                 >= stack.web_settings["workers"] and not set(children(stack.web.pid)) & before,
+                 60, "gunicorn to replace its workers")
+        time.sleep(1)
+        assert stack.restart_worker(0) == 0  # a clean exit after its batch
+        time.sleep(1)
+    finally:
+        stop.set()
+        sender.join(timeout=30)
+    assert not failures
+    assert len(answered) > 20
+    stack.wait_drained(timeout=60)
+    with stack.app().app_context():
+        stored_paths = db.session.scalars(select(Path.path).join(Hit, Hit.path_id == Path.id)
+                                          .where(Path.path.like("/reload-%"))).all()
+        db.session.rollback()
+    assert len(stored_paths) == len(answered)
+    assert sorted(stored_paths) == sorted(answered)
 
 
 # --- the wrong settings are told apart ----------------------------------------------------------
