@@ -40,15 +40,18 @@ def _register_blueprints(app):
     from app.api.goatcounter import bp as goatcounter_api
     from app.api.openapi import bp as openapi
     from app.api.umami import bp as umami_api
+    from app.health import bp as health
     from app.tracking import bp as tracking
     from app.extensions import csrf
     from app.ui import BLUEPRINTS as ui_blueprints
     for blueprint in (tracking, goatcounter_api, umami_api, basic_api, openapi):
         csrf.exempt(blueprint)  # no cookie authentication here: payloads and API tokens
-    for blueprint in (tracking, goatcounter_api, umami_api, basic_api, openapi, *ui_blueprints):
+    for blueprint in (tracking, goatcounter_api, umami_api, basic_api, openapi, health,
+                      *ui_blueprints):
         app.register_blueprint(blueprint)
     from app.tracking.sessionless import TrackingSessionInterface, tracking_paths
-    app.session_interface = TrackingSessionInterface(tracking_paths(app))
+    app.session_interface = TrackingSessionInterface(
+        tracking_paths(app) | tracking_paths(app, "health"))
 
 
 def _register_errors_and_cli(app):
