@@ -56,8 +56,9 @@ class Hit(db.Model):
     ref_id: Mapped[int | None] = mapped_column(ForeignKey("refs.id"))
     url_id: Mapped[int | None] = mapped_column(ForeignKey("urls.id"))
     referrer_url_id: Mapped[int | None] = mapped_column(ForeignKey("urls.id"))
-    session_id: Mapped[int | None] = mapped_column(
-        BigId, ForeignKey("visitor_sessions.id", ondelete="SET NULL"))
+    # No foreign key: a constraint made every deleted session cost PostgreSQL a scan of all
+    # hits (migration 0006). Data retention deletes a session only after its hits.
+    session_id: Mapped[int | None] = mapped_column(BigId)
     first_visit: Mapped[bool] = mapped_column(Boolean, default=True)
     browser_id: Mapped[int | None] = mapped_column(ForeignKey("browsers.id"))
     system_id: Mapped[int | None] = mapped_column(ForeignKey("systems.id"))
