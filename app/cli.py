@@ -25,6 +25,7 @@ def register(app):
         app.cli.add_command(group)
     app.cli.add_command(worker)
     app.cli.add_command(import_command)
+    app.cli.add_command(doctor_command)
 
 
 @click.command("worker")
@@ -76,6 +77,24 @@ def worker(jobs, persist):
             if persister is not None:
                 persister.join()
     click.echo("ibex worker: stopped")
+
+
+@click.command("doctor")
+def doctor_command():
+    """Check the configuration and the services it names (secret key, database and migrations,
+    proxy hops, cookies, GeoIP database, Redis persistence, writable directories) and print
+    what to fix: one OK/WARN/FAIL line per check. Exit status 1 when any check fails."""
+    import os
+
+    from flask import current_app
+
+    from app import doctor
+    results = doctor.run(current_app._get_current_object(),
+                         production=os.environ.get("IBEX_CONFIG") == "production")
+    for line in doctor.report(results):
+        click.echo(line)
+    if doctor.failed(results):
+        sys.exit(1)
 
 
 @click.command("import")
