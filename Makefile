@@ -122,3 +122,11 @@ bench: bench-stats
 bench-stats: install static services
 	VENV=$(VENV) STATS_PAGEVIEWS=$(STATS_PAGEVIEWS) STATS_SLICES=$(STATS_SLICES) \
 	  STATS_BACKENDS="$(STATS_BACKENDS)" bench/stats/run
+
+# The soak (bench/soak/run.py, bench/README.md "Soak (issue 9)"): mixed traffic through nginx,
+# gunicorn, two flask workers, PostgreSQL and Redis on loopback for SOAK_MINUTES; fails when a
+# hit is lost or doubled or anything answers 5xx. flock keeps it from overlapping another
+# benchmark that takes the same lock.
+SOAK_MINUTES ?= 10
+bench-soak: install static nginx services
+	flock /tmp/ibex-bench.lock $(PY) -m bench.soak.run --minutes $(SOAK_MINUTES)
