@@ -5,6 +5,7 @@ systemd unit reads /etc/ibex/ibex.env); docs/deploy.md explains the sizing."""
 import errno
 import multiprocessing
 import os
+import sys
 
 from gunicorn.workers.gthread import TConn, ThreadWorker
 
@@ -59,10 +60,17 @@ keepalive = _env_int("GUNICORN_KEEPALIVE", 5)
 # The worker heartbeat file goes to memory, not to a disk that may stall.
 worker_tmp_dir = "/dev/shm" if os.path.isdir("/dev/shm") else None
 proc_name = "ibex-web"
-# Ibex writes one log line per request itself; gunicorn's own access log is off unless asked
-# for (GUNICORN_ACCESS_LOG=1).
-accesslog = "-" if _env_bool("GUNICORN_ACCESS_LOG") else None
+# The app writes one log line per request itself (app/logs.py, with the request id). gunicorn's
+# error log comes out in the app's format (LOG_FORMAT) through its logger class, which writes no
+# access log; GUNICORN_ACCESS_LOG=1 brings gunicorn's own access log (and plain logger) back.
 errorlog = "-"
+if _env_bool("GUNICORN_ACCESS_LOG"):
+    accesslog = "-"
+else:
+    accesslog = None
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # run from any directory
+    from app.logs import gunicorn_logger_class
+    logger_class = gunicorn_logger_class()
 
 
 def worker_exit(server, worker):
