@@ -163,9 +163,9 @@ def test_stop_and_reload_are_graceful_and_agree_with_gunicorn_and_nginx():
 
 def gunicorn_settings(env):
     code = ("import json, runpy; s = runpy.run_path('gunicorn.conf.py'); "
-            "print(json.dumps({k: getattr(s[k], '__name__', s[k]) "
+            "print(json.dumps({k: getattr(s.get(k), '__name__', s.get(k)) "
             "for k in ('workers', 'threads', 'worker_class', 'timeout', 'graceful_timeout', "
-            "'keepalive', 'accesslog', 'errorlog', 'bind')}))")
+            "'keepalive', 'accesslog', 'errorlog', 'bind', 'logger_class')}))")
     clean = {k: v for k, v in os.environ.items() if k not in (
         "REDIS_URL", "WEB_CONCURRENCY", "GUNICORN_THREADS", "GUNICORN_ACCESS_LOG", "BIND",
         "PROXY_HOPS")}
@@ -184,7 +184,9 @@ def test_gunicorn_conf_sizes_production_for_parallel_widgets():
     # A dashboard's dozen widget requests run at once on one process's threads alone.
     assert settings["workers"] * settings["threads"] >= 16
     assert 10 <= settings["timeout"] <= 120 and settings["graceful_timeout"] >= 10
+    # The app logs each request; gunicorn's error log comes out in the app's format.
     assert settings["accesslog"] is None and settings["errorlog"] == "-"
+    assert settings["logger_class"] == "IbexGunicornLogger"
     assert settings["bind"] == "127.0.0.1:8080"  # behind nginx, never on a public address
 
 
@@ -195,6 +197,7 @@ def test_gunicorn_conf_embedded_default_and_environment_overrides():
     tuned = gunicorn_settings({"REDIS_URL": "redis://x", "WEB_CONCURRENCY": "3",
                                "GUNICORN_THREADS": "16", "GUNICORN_ACCESS_LOG": "1"})
     assert (tuned["workers"], tuned["threads"], tuned["accesslog"]) == (3, 16, "-")
+    assert tuned["logger_class"] is None  # gunicorn's own logger, which writes the access log
 
 
 def test_gunicorn_tells_systemd_it_is_ready_and_reloads_on_hup(tmp_path):

@@ -251,15 +251,26 @@ def test_tracking_scripts_keep_the_apps_headers(stack):
     assert again.status == 304
 
 
-def test_requests_carry_an_id_and_tracking_hits_are_not_in_the_access_log(stack, site):
+def test_nginx_gives_each_request_the_id_the_app_logs(stack, site):
     client = Client(stack.https_port, source=CLIENT, host=DOMAIN)
-    assert client.request("GET", "/login").status == 200
-    assert client.request("GET", "/count?p=/access-log").status == 200
+    # A client's own X-Request-Id is replaced: ids in the logs are nginx's.
+    page = client.request("GET", "/login", headers={"X-Request-Id": "chosen-by-the-client"})
+    assert page.status == 200
+    rid = page.headers["X-Request-Id"]  # the app echoes the id it logged the request under
+    assert re.fullmatch(r"[0-9a-f]{32}", rid)
     log = open(f"{stack.log_dir}/ibex.access.log").read()
-    login_lines = [line for line in log.splitlines() if '"GET /login ' in line]
-    assert login_lines and re.search(r"rid=[0-9a-f]{32} ", login_lines[-1])
-    assert login_lines[-1].startswith(CLIENT + " ")
+    line = next(line for line in log.splitlines() if f"rid={rid} " in line)
+    assert line.startswith(CLIENT + " ") and '"GET /login ' in line
+    assert f'"request_id":"{rid}"' in open(f"{stack.log_dir}/gunicorn.log").read()
+
+
+def test_tracking_hits_are_not_in_nginxs_access_log(stack, site):
+    client = Client(stack.https_port, source=CLIENT, host=DOMAIN)
+    assert client.request("GET", "/count?p=/access-log").status == 200
+    assert client.request("GET", "/login").status == 200  # logged: the log is being written
+    log = open(f"{stack.log_dir}/ibex.access.log").read()
     assert "/count?" not in log and "/access-log" not in log
+    assert '"GET /login ' in log
 
 
 # --- upgrades --------------------------------------------------------------------------------
