@@ -226,7 +226,12 @@ def summarise(kinds, config, run, stored, drain_seconds, machine, stack, seconds
         "latency": rows, "answers_by_status": dict(sorted(by_status.items())),
         "unexpected_answers": unexpected, "server_errors": server_errors, "errors": errors,
         "crashes": crashes, "memory": run["memory"], "buffer_backlog": run["backlog"],
-        "cpu": {**run["cpu"], "client_seconds": round(client_cpu, 1)},
+        "cpu": {**run["cpu"], "client_seconds": round(client_cpu, 1),
+                # Other processes' share of the machine (other benchmarks, test suites): figures
+                # taken while it is high are not comparable.
+                "others_pct": round(max(0.0, run["cpu"]["machine_busy_seconds"]
+                                        - run["cpu"]["stack_and_postgres_seconds"] - client_cpu)
+                                    / (elapsed * (os.cpu_count() or 1)) * 100, 1)},
     }
 
 
