@@ -5,6 +5,7 @@ the stored pageviews are compared with the hits that got a success answer.
 
     .venv/bin/python -m bench.soak.run [--minutes 10 | --seconds N] [--workers 2]
                                        [--rate-scale 1.0] [--quiet-wait 120] [--json FILE]
+                                       [--env NAME=VALUE …]
 
 Exit status 1 when a hit was lost or doubled, a request failed or answered 5xx."""
 import argparse
@@ -38,22 +39,27 @@ def main(argv=None):
                         help="multiply every kind's request rate")
     parser.add_argument("--quiet-wait", type=float, default=120,
                         help="wait up to this long for other processes to leave the CPUs idle")
+    parser.add_argument("--env", action="append", default=[], metavar="NAME=VALUE",
+                        help="an extra setting for the web and worker processes (repeatable)")
     parser.add_argument("--json", default=os.path.join(ROOT, "instance", "bench", "soak.json"))
     opts = parser.parse_args(argv)
     common.stop_on_signals()
     result = soak(opts.seconds or opts.minutes * 60, workers=opts.workers,
-                  rate_scale=opts.rate_scale, quiet_wait=opts.quiet_wait)
+                  rate_scale=opts.rate_scale, quiet_wait=opts.quiet_wait,
+                  env=dict(item.split("=", 1) for item in opts.env))
     report(result)
     common.write_json(opts.json, result)
     raise SystemExit(0 if result["passed"] else 1)
 
 
 def soak(seconds, workers=2, rate_scale=1.0, quiet_wait=0.0, log_dir=None,
-         pg_admin_url=PG_ADMIN_URL, redis_url=REDIS_URL, progress=print):
-    """Run the soak; returns the result (plain data, also the JSON file's content)."""
+         pg_admin_url=PG_ADMIN_URL, redis_url=REDIS_URL, progress=print, env=None):
+    """Run the soak; returns the result (plain data, also the JSON file's content). ``env``:
+    settings for the Ibex processes on top of the soak's own."""
     kinds = [dataclasses.replace(kind, rate=kind.rate * rate_scale) for kind in traffic.KINDS]
     machine = common.machine(timed=False)
-    with Stack(workers=workers, proxy_hops=1, env=LIMITS, log_dir=log_dir,
+    machine["env"] = dict(env or {})
+    with Stack(workers=workers, proxy_hops=1, env={**LIMITS, **(env or {})}, log_dir=log_dir,
                pg_admin_url=pg_admin_url, redis_url=redis_url) as stack:
         progress(f"stack up: gunicorn {stack.web_settings['workers']} × "
                  f"{stack.web_settings['threads']} threads, {workers} flask workers; logs in "
