@@ -1,5 +1,5 @@
-"""Command-line interface: flask users|sites|tokens|worker|rollups|import (openapi comes with
-a later issue). Output formats here are stable; other tooling parses them."""
+"""Command-line interface: flask users|sites|tokens|worker|rollups|import|jobs|doctor. Output
+formats here are stable; other tooling parses them."""
 import signal
 import sys
 import threading
@@ -21,7 +21,8 @@ tokens_cli = AppGroup("tokens", help="Manage API tokens.")
 
 
 def register(app):
-    for group in (users_cli, sites_cli, tokens_cli, rollups_cli):
+    from app.jobs.cli import jobs_cli
+    for group in (users_cli, sites_cli, tokens_cli, rollups_cli, jobs_cli):
         app.cli.add_command(group)
     app.cli.add_command(worker)
     app.cli.add_command(import_command)

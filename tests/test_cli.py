@@ -376,3 +376,14 @@ def test_flask_executable_end_to_end(tmp_path):
         finally:
             _db.session.remove()
             _db.engine.dispose()
+
+
+def test_flask_jobs_lists_the_schedule_and_runs_a_job(cli):
+    listed = cli("jobs", "list")
+    assert listed.exit_code == 0, listed.output
+    names = [line.split("\t")[0] for line in listed.output.splitlines() if "\t" in line]
+    assert {"purge-expired-hits", "purge-bot-log", "delete-expired-sessions",
+            "delete-expired-exports"} <= set(names)
+    ran = cli("jobs", "run", "purge-bot-log")
+    assert ran.exit_code == 0, ran.output
+    assert cli("jobs", "run", "no-such-job").exit_code != 0
