@@ -65,6 +65,8 @@ class Config:
         self.LOG_FORMAT = log_format(get("LOG_FORMAT", "text"))
         self.LOG_LEVEL = log_level(get("LOG_LEVEL", "INFO"))
         self.LOG_REQUESTS = _bool(get("LOG_REQUESTS"), True)  # the app's access line
+        # Also for successful tracking hits and health checks (off: only their errors).
+        self.LOG_TRACKING_REQUESTS = _bool(get("LOG_TRACKING_REQUESTS"), False)
 
     def check(self):
         """Raise RuntimeError when the configuration is unsafe to run; embedded mode is lenient."""

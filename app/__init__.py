@@ -49,9 +49,11 @@ def _register_blueprints(app):
     for blueprint in (tracking, goatcounter_api, umami_api, basic_api, openapi, health,
                       *ui_blueprints):
         app.register_blueprint(blueprint)
+    from app import logs
     from app.tracking.sessionless import TrackingSessionInterface, tracking_paths
-    app.session_interface = TrackingSessionInterface(
-        tracking_paths(app) | tracking_paths(app, "health"))
+    hot = tracking_paths(app) | tracking_paths(app, "health")
+    app.session_interface = TrackingSessionInterface(hot)
+    logs.quiet(app, hot)
 
 
 def _register_errors_and_cli(app):

@@ -26,7 +26,17 @@ def init_app(app):
     """Configure the process's logging from ``app.config`` (LOG_FORMAT, LOG_LEVEL) and wrap
     the app in the request-id middleware (with the access line unless LOG_REQUESTS is off)."""
     configure(app.config["LOG_FORMAT"], app.config["LOG_LEVEL"])
-    app.wsgi_app = RequestIds(app.wsgi_app, access=app.config["LOG_REQUESTS"])
+    app.wsgi_app = app.extensions["request_ids"] = RequestIds(
+        app.wsgi_app, access=app.config["LOG_REQUESTS"])
+
+
+def quiet(app, paths):
+    """No access line for a successful (< 400) answer on one of ``paths``, unless
+    LOG_TRACKING_REQUESTS is on: the tracking hits are most of the traffic, their cost counts on
+    the hot path, and nginx leaves them out of its own log too; health checks come every few
+    seconds. Their errors are still logged."""
+    if not app.config["LOG_TRACKING_REQUESTS"]:
+        app.extensions["request_ids"].quiet = frozenset(paths)
 
 
 def configure(log_format="text", level="INFO"):
@@ -153,9 +163,10 @@ class RequestIds:
     one), returns it in the X-Request-Id response header, exposes it to log records while the
     app handles the request and, with ``access``, logs one access line when it answered."""
 
-    def __init__(self, wsgi_app, access=True):
+    def __init__(self, wsgi_app, access=True, quiet=frozenset()):
         self.wsgi_app = wsgi_app
         self.access = access
+        self.quiet = quiet  # paths whose successful answers get no access line
 
     def __call__(self, environ, start_response):
         incoming = environ.get("HTTP_X_REQUEST_ID")
@@ -175,7 +186,8 @@ class RequestIds:
         try:
             return self.wsgi_app(environ, start_with_id)
         finally:
-            if self.access and access_log.isEnabledFor(logging.INFO):
+            if self.access and access_log.isEnabledFor(logging.INFO) and not (
+                    environ.get("PATH_INFO") in self.quiet and status and status < "400"):
                 _log_access(environ, status, started)
             _request_id.reset(token)
 

@@ -85,9 +85,11 @@ def test_records_outside_a_request_have_no_request_id(json_app, capsys):
     assert after["message"] == "after the request" and "request_id" not in after
 
 
-def test_the_access_line_holds_no_query_string_ip_user_agent_or_credentials(json_app, site,
+def test_the_access_line_holds_no_query_string_ip_user_agent_or_credentials(database_url,
+                                                                             tmp_path, site,
                                                                              capsys):
-    client = json_app.test_client()
+    app = make_app(database_url, tmp_path, LOG_FORMAT="json", LOG_TRACKING_REQUESTS="on")
+    client = app.test_client()
     client.set_cookie("session", "cookie-secret-value")
     response = client.get(
         "/count?p=%2Fprivate-page&token=query-secret", environ_base={"REMOTE_ADDR": "198.51.100.7"},
@@ -203,3 +205,18 @@ def test_gunicorn_error_log_comes_out_as_json_and_its_access_log_is_off(monkeypa
     finally:
         for handler in list(logger.error_log.handlers):
             logger.error_log.removeHandler(handler)
+
+
+def test_successful_tracking_hits_and_health_checks_get_no_access_line(json_app, site, capsys):
+    """By default (LOG_TRACKING_REQUESTS off) only their errors are logged: they are most of
+    the traffic, and the line costs time on the hot path."""
+    client = json_app.test_client()
+    assert client.get("/count?p=/a").status_code == 200
+    assert client.get("/healthz").status_code == 200
+    assert access_lines(capsys.readouterr().err) == []
+    response = client.post("/api/collect", data="not json", content_type="application/json")
+    assert response.status_code == 400
+    (access,) = access_lines(capsys.readouterr().err)
+    assert access["path"] == "/api/collect" and access["status"] == 400
+    client.get("/status")
+    assert [line["path"] for line in access_lines(capsys.readouterr().err)] == ["/status"]
