@@ -11,8 +11,10 @@ config = context.config
 
 # Interpret the config file for Python logging.
 # This line sets up loggers basically.
-# Keep the app's own loggers alive when migrations run inside it (tests, flask db upgrade).
-fileConfig(config.config_file_name, disable_existing_loggers=False)
+# Inside the app (flask db upgrade, tests) its own handler and level stay (app/logs.py): the
+# file's logging setup applies only when nothing has configured logging yet.
+if not logging.getLogger().handlers:
+    fileConfig(config.config_file_name, disable_existing_loggers=False)
 logger = logging.getLogger('alembic.env')
 
 
