@@ -303,21 +303,27 @@ def test_reload_and_worker_restart_during_traffic_lose_no_hits(stack, site):
         client.close()
     sender = threading.Thread(target=traffic)
     sender.start()
+
+    def flowing(message):
+        """Wait until a few more hits are answered: traffic ran through each phase, however
+        slow the machine is."""
+        count = len(answered)
+        wait_for(lambda: len(answered) >= count + 5 or failures, 60, message)
     try:
-        time.sleep(1)
+        flowing("hits to flow before the reload")
         before = set(children(stack.web.pid))
         stack.web.signal(signal.SIGHUP)
         wait_for(lambda: len(set(children(stack.web.pid)) - before)
                  >= stack.web_settings["workers"] and not set(children(stack.web.pid)) & before,
                  60, "gunicorn to replace its workers")
-        time.sleep(1)
+        flowing("hits to flow after the reload")
         assert stack.restart_worker(0) == 0  # a clean exit after its batch
-        time.sleep(1)
+        flowing("hits to flow after the worker restart")
     finally:
         stop.set()
         sender.join(timeout=30)
     assert not failures
-    assert len(answered) > 20
+    assert len(answered) >= 15
     stack.wait_drained(timeout=60)
     with stack.app().app_context():
         stored_paths = db.session.scalars(select(Path.path).join(Hit, Hit.path_id == Path.id)
