@@ -75,29 +75,12 @@ def _pageviews(site_id, when, url=None):
     return query.where(Hit.url_id == _url_id(url)) if url is not None else query
 
 
-def _raw_visits(site_id, when, url=None):
-    """Visits ({(session id, hour): [pageviews, first, last]}) built from raw hits; a hit
-    without a session is a visit of its own (keyed by a negative number)."""
-    visits = {}
-    for n, (session_id, created) in enumerate(db.session.execute(_pageviews(site_id, when, url))):
-        key = (session_id if session_id is not None else -n - 1,
-               created.replace(minute=0, second=0, microsecond=0))
-        visit = visits.get(key)
-        if visit is None:
-            visits[key] = [1, created, created]
-        else:
-            visit[0] += 1
-            visit[1], visit[2] = min(visit[1], created), max(visit[2], created)
-    return visits
-
-
 def summary(q, url=None):
     """{"pageviews", "uniques", "bounces", "totaltime"} over pageviews in [start, end]:
     visits are session × UTC hour; bounces are visits of one pageview; totaltime is the sum
     of whole seconds between each visit's first and last pageview."""
     site_id, parts = q.site_id, _Parts(q.start, q.end, whole=url is None)
     pageviews = uniques = bounces = totaltime = 0
-    hour_sessions = set()
     if parts.has_hours:
         row = db.session.execute(
             select(func.coalesce(func.sum(Visit.pageviews), 0),
@@ -112,27 +95,52 @@ def summary(q, url=None):
                                        uniques + sessionless)
     raw_when = parts.raw(Hit.created_at)
     if raw_when is not None:
-        visits = _raw_visits(site_id, raw_when, url)
-        sessions = {key[0] for key in visits if key[0] > 0}
-        if parts.has_hours and sessions:
-            hour_sessions = set(db.session.scalars(select(Visit.session_id).distinct().where(
-                Visit.site_id == site_id, parts.hours(Visit.hour),
-                Visit.session_id.in_(sessions))))
-        for (session_id, _hour), (count, first, last) in visits.items():
-            pageviews += count
-            bounces += count == 1
-            totaltime += int((last - first).total_seconds())
-        uniques += len(sessions - hour_sessions) + sum(1 for key in visits if key[0] < 0)
+        raw = _raw_summary(site_id, raw_when, parts, url)
+        pageviews, bounces, uniques, totaltime = (
+            a + b for a, b in zip((pageviews, bounces, uniques, totaltime), raw))
     return {"pageviews": pageviews, "uniques": uniques, "bounces": bounces,
             "totaltime": totaltime}
 
 
+def _raw_summary(site_id, when, parts, url=None):
+    """(pageviews, bounces, new uniques, totaltime) of the raw hits matching ``when``, summed in
+    the database: the raw part can hold every hit of a busy hour, too many to bring into
+    Python one by one. A session already counted in the whole hours is not a new unique; a
+    hit without a session is a visit and a visitor of its own."""
+    hits = _pageviews(site_id, when, url)
+    hour = (func.date_trunc("hour", Hit.created_at) if db.engine.dialect.name == "postgresql"
+            else func.strftime("%Y-%m-%d %H", Hit.created_at))
+    visits = (hits.where(Hit.session_id.is_not(None))
+              .with_only_columns(Hit.session_id.label("session_id"), func.count().label("n"),
+                                 func.min(Hit.created_at).label("first_at"),
+                                 func.max(Hit.created_at).label("last_at"))
+              .group_by(Hit.session_id, hour).subquery())
+    pageviews, bounces, totaltime = db.session.execute(select(
+        func.coalesce(func.sum(visits.c.n), 0),
+        func.coalesce(func.sum(case((visits.c.n == 1, 1), else_=0)), 0),
+        func.coalesce(func.sum(_seconds(visits.c.first_at, visits.c.last_at)), 0))).one()
+    sessions = select(func.count(func.distinct(visits.c.session_id)))
+    if parts.has_hours:
+        sessions = sessions.where(~select(Visit.session_id).where(
+            Visit.session_id == visits.c.session_id, Visit.site_id == site_id,
+            parts.hours(Visit.hour)).exists())
+    sessionless = db.session.scalar(hits.where(Hit.session_id.is_(None))
+                                    .with_only_columns(func.count()))
+    return (int(pageviews) + sessionless, int(bounces) + sessionless,
+            int(db.session.scalar(sessions)) + sessionless, int(totaltime))
+
+
+def _seconds(first, last):
+    """Whole seconds from ``first`` to ``last`` (timestamp columns), as SQL."""
+    if db.engine.dialect.name == "postgresql":
+        return func.floor(func.extract("epoch", last - first))
+    return (cast(func.strftime("%s", last), db.Integer)
+            - cast(func.strftime("%s", first), db.Integer))
+
+
 def _visit_seconds():
     """Whole seconds between a visit's first and last pageview, as SQL."""
-    if db.engine.dialect.name == "postgresql":
-        return func.floor(func.extract("epoch", Visit.last_at - Visit.first_at))
-    return (cast(func.strftime("%s", Visit.last_at), db.Integer)
-            - cast(func.strftime("%s", Visit.first_at), db.Integer))
+    return _seconds(Visit.first_at, Visit.last_at)
 
 
 def _hour_pageviews(site_id, parts, label=None):
