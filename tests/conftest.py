@@ -193,3 +193,25 @@ def redis_url():
     for key in client.scan_iter(f"*{prefix}*"):
         client.delete(key)
     client.close()
+
+
+@pytest.fixture
+def redis_app(app, redis_url, database_url, tmp_path):
+    """An app on the test database whose hit buffer and jobs live in the real Redis (this
+    test's own key prefix): production mode, with its app context pushed."""
+    url, prefix = redis_url
+    production = make_app(database_url, tmp_path, REDIS_URL=url, REDIS_PREFIX=prefix)
+    with production.app_context():
+        yield production
+        _db.session.remove()
+
+
+@pytest.fixture(params=BACKENDS)
+def empty_database(request, tmp_path):
+    """The URL of an empty database (no schema), on each backend; dropped afterwards."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path}/empty.db"
+    else:
+        url, drop = new_pg_database()
+        yield url
+        drop()

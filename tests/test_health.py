@@ -19,16 +19,6 @@ def closed_port():
         return sock.getsockname()[1]
 
 
-@pytest.fixture
-def redis_app(app, redis_url, database_url, tmp_path):
-    """An app on the test database whose buffer and jobs live in the real Redis."""
-    url, prefix = redis_url
-    production_like = make_app(database_url, tmp_path, REDIS_URL=url, REDIS_PREFIX=prefix)
-    with production_like.app_context():
-        yield production_like
-        db.session.remove()
-
-
 def get(app, path="/healthz", **kwargs):
     app.test_client_class = IsolatedClient
     with app.app_context():  # the client's session cleanup after the request needs one

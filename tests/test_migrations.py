@@ -1,6 +1,5 @@
 """The migration history builds the whole schema on an empty database, and agrees with the
 models (autogenerate finds nothing to do) on SQLite and PostgreSQL."""
-import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from flask_migrate import downgrade, upgrade
@@ -9,17 +8,6 @@ from sqlalchemy import inspect
 import config
 from app import create_app
 from app.extensions import db
-from tests.conftest import BACKENDS, new_pg_database
-
-
-@pytest.fixture(params=BACKENDS)
-def empty_database(request, tmp_path):
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path}/migrate.db"
-    else:
-        url, drop = new_pg_database()
-        yield url
-        drop()
 
 
 def test_upgrade_builds_schema_that_matches_the_models(empty_database, tmp_path):

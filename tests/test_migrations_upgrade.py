@@ -13,7 +13,7 @@ from sqlalchemy import func, select
 
 from app.extensions import db
 from tests import migration_data as md
-from tests.conftest import BACKENDS, make_app, new_pg_database
+from tests.conftest import make_app
 
 REVISIONS = md.revisions()
 HEAD = REVISIONS[-1]
@@ -41,16 +41,6 @@ LOST_BY_ROUND_TRIP = {
     "0004": {"imported_hits": "the downgrade drops the ledger of imported CSV rows: a file "
                               "imported before the round trip counts twice if imported again"},
 }
-
-
-@pytest.fixture(params=BACKENDS)
-def empty_database(request, tmp_path):
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path}/upgrade.db"
-    else:
-        url, drop = new_pg_database()
-        yield url
-        drop()
 
 
 @pytest.fixture

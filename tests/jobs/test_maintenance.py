@@ -21,7 +21,6 @@ from app.models import (BotHit, BrowserStat, Campaign, CampaignStat, Hit, HitCou
                         SystemStat, UmamiLoginToken, Visit, VisitorSession)
 from app.stats import dimensions, service
 from app.stats.query import StatsQuery
-from tests.conftest import make_app
 
 NOW = datetime(2026, 12, 10, 15, 30)
 END = datetime.combine(NOW.date(), time(23, 59, 59))
@@ -250,16 +249,6 @@ def test_expired_login_tokens_and_old_ledger_rows_go(app, client, user, site, st
     assert db.session.scalar(select(IngestBatch.persisted_at)) == NOW - timedelta(days=6)
     assert maintenance.delete_expired_sessions() == {"umami_login_tokens": 0,
                                                      "ingest_batches": 0}
-
-
-@pytest.fixture
-def redis_app(app, redis_url, database_url, tmp_path):
-    """An app on the test database whose buffer is the real Redis (its own prefix)."""
-    url, prefix = redis_url
-    production = make_app(database_url, tmp_path, REDIS_URL=url, REDIS_PREFIX=prefix)
-    with production.app_context():
-        yield production
-        db.session.remove()
 
 
 def test_the_ledger_row_of_a_batch_still_in_the_buffer_stays(redis_app, site, now):

@@ -37,13 +37,9 @@ def fresh(model, ident):
 
 
 @pytest.fixture
-def rq_app(app, redis_url, database_url, tmp_path):
-    """An app on the test database that queues jobs on the real Redis (its own prefix)."""
-    url, prefix = redis_url
-    rq = make_app(database_url, tmp_path, REDIS_URL=url, REDIS_PREFIX=prefix)
-    with rq.app_context():
-        yield rq
-        db.session.remove()
+def rq_app(redis_app):
+    """An app that queues jobs on the real Redis (tests/conftest.py's redis_app)."""
+    return redis_app
 
 
 def seed(site_id, n=30):
