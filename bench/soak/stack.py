@@ -11,6 +11,7 @@ import subprocess
 import sys
 import tempfile
 
+from bench.ingest.common import delete_keys
 from bench.soak.nginx import (make_certificate, nginx_binary, nginx_test, render_locations,
                               render_main, render_site)
 from bench.soak.processes import HOST, Process, children, free_port, http_status, wait_for
@@ -228,7 +229,7 @@ class Stack:
     def _delete_keys(self):
         client = _redis(self.redis_url)
         try:
-            delete_keys(client, f"*{self.redis_prefix}*")
+            delete_keys(client, f"*{self.redis_prefix}")  # keys matching *prefix*
         finally:
             client.close()
 
@@ -300,17 +301,6 @@ def gunicorn_settings(env):
 def _redis(url):
     import redis
     return redis.Redis.from_url(url, socket_timeout=10)
-
-
-def delete_keys(client, pattern):
-    batch = []
-    for key in client.scan_iter(match=pattern, count=1000):
-        batch.append(key)
-        if len(batch) >= 1000:
-            client.delete(*batch)
-            batch = []
-    if batch:
-        client.delete(*batch)
 
 
 def remove_stale(pg_admin_url=PG_ADMIN_URL, redis_url=REDIS_URL):
