@@ -138,18 +138,7 @@ def goatcounter_rate_limits(text):
         if name not in ("api", "api2", "api-count", "export", "count"):
             raise RuntimeError(f"GOATCOUNTER_RATE_LIMITS: unknown bucket {name!r} in {entry!r} "
                                "(known: api, api2, api-count, export, count)")
-        if spec.lower() == "none":
-            limits[name] = None
-            continue
-        requests, _, seconds = spec.partition("/")
-        try:
-            requests, seconds = int(requests), int(seconds)
-        except ValueError:
-            requests = seconds = 0
-        if requests < 1 or seconds < 1:
-            raise RuntimeError(f"GOATCOUNTER_RATE_LIMITS: {entry!r} is not name:requests/seconds "
-                               "with whole numbers ≥ 1, or name:none")
-        limits[name] = (requests, seconds)
+        limits[name] = rate_spec(spec, f"GOATCOUNTER_RATE_LIMITS ({name})")
     return limits
 
 
