@@ -257,7 +257,7 @@ def test_redis_counters_are_shared_between_nodes(limited_app, redis_url):
 
 def test_redis_count_bucket(limited_app, redis_url):
     url, prefix = redis_url
-    app = limited_app("count:1/60", REDIS_URL=url, RATELIMIT_KEY_PREFIX=prefix)
+    app = limited_app("count:1/60", REDIS_URL=url, RATELIMIT_KEY_PREFIX=prefix, REDIS_PREFIX=prefix)
     _seed(app)
     client = _client(app)
     ok = client.get("/count?p=/a", headers={"User-Agent": FIREFOX, "Host": "example.com"})
