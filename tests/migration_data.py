@@ -25,7 +25,8 @@ MIGRATIONS = Path(__file__).resolve().parents[1] / "migrations"
 START, END = datetime(2026, 6, 1), datetime(2026, 10, 31, 23, 59, 59)  # every hit is in here
 TOKEN_SECRET = "migrationtest0secret0of0an0all0permission0token"
 ROLLUPS = ("hit_counts", "ref_counts", "browser_stats", "system_stats", "location_stats",
-           "size_stats", "language_stats", "campaign_stats", "visits", "site_hours", "site_stats")
+           "size_stats", "language_stats", "campaign_stats", "visits", "site_hours", "site_stats",
+           "visit_hours")
 # Per-path daily rollups: the hit column each counts (first visits only).
 _DAILY = (("browser_stats", "browser_id"), ("system_stats", "system_id"),
           ("location_stats", "location"), ("size_stats", "width"), ("language_stats", "language"))
@@ -282,6 +283,8 @@ def rollups(rows):
         counts["site_hours"][(site, hour, "visitors")] += first
         counts["site_hours"][(site, hour, "pageviews")] += 1
         counts["site_hours"][(site, hour, "event_visitors")] += first and event[path]
+        counts["site_hours"][(site, hour, "lone_pageviews")] += (
+            not hit["session_id"] and not event[path])
         if first:
             for table, column in _DAILY:
                 value = hit[column] or 0 if column == "width" else hit[column]
@@ -308,13 +311,32 @@ def rollups(rows):
             "campaign_stats": ("site_id", "path_id", "day", "campaign_id", "ref"),
             "site_stats": ("site_id", "kind", "span", "period", "key")}
     keys |= {table: ("site_id", "path_id", "day", column) for table, column in _DAILY}
-    result = {"visits": list(visits.values())}
+    result = {"visits": list(visits.values()), "visit_hours": _visit_hours(visits)}
     for table, columns in keys.items():
         merged = defaultdict(dict)
         for (*key, measure), n in counts[table].items():
             merged[tuple(key)][measure] = n
         result[table] = [dict(zip(columns, key)) | measures for key, measures in merged.items()]
     return result
+
+
+def _visit_hours(visits):
+    """Each visit's hours since its session's previous visit (set on the visits), and Umami's
+    numbers per site and hour as app/ingest/visits.py keeps them."""
+    previous, hours = {}, defaultdict(Counter)
+    for (session, hour), visit in sorted(visits.items()):
+        before = previous.get(session)
+        visit["gap_hours"] = None if before is None else int((hour - before) / timedelta(hours=1))
+        previous[session] = hour
+        numbers = hours[(visit["site_id"], hour)]
+        numbers["pageviews"] += visit["pageviews"]
+        numbers["bounces"] += visit["pageviews"] == 1
+        numbers["seconds"] += int((visit["last_at"] - visit["first_at"]).total_seconds()) \
+            if visit["pageviews"] > 1 else 0
+        numbers["sessions"] += before is None
+    return [{"site_id": site, "hour": hour, "pageviews": n["pageviews"], "bounces": n["bounces"],
+             "seconds": n["seconds"], "sessions": n["sessions"]}
+            for (site, hour), n in sorted(hours.items())]
 
 
 def _records(rng, hits):

@@ -7,14 +7,16 @@ from datetime import datetime, time, timedelta
 from sqlalchemy import delete, func, select, update
 
 from app.extensions import db
+from app.ingest import visits as visit_numbers
 from app.ingest.store import upsert_add
 from app.models import (BrowserStat, CampaignStat, Hit, HitCount, LanguageStat, LocationStat,
-                        Path, Ref, RefCount, SiteHour, SiteStat, SizeStat, SystemStat, Visit)
+                        Path, Ref, RefCount, SiteHour, SiteStat, SizeStat, SystemStat, Visit,
+                        VisitHour)
 
 DAY_TABLES = (("browser", BrowserStat, "browser_id"), ("system", SystemStat, "system_id"),
               ("location", LocationStat, "location"), ("size", SizeStat, "width"),
               ("language", LanguageStat, "language"))
-HOUR_TABLES = (HitCount, RefCount, Visit, SiteHour)
+HOUR_TABLES = (HitCount, RefCount, Visit, VisitHour, SiteHour)
 # SiteStat kinds: which hit column each one counts (visitors, i.e. first visits).
 SITE_KINDS = (("p", "path_id"), ("r", "ref_id"), ("b", "browser_id"), ("s", "system_id"),
               ("l", "location"), ("z", "width"), ("g", "language"), ("c", "campaign_id"))
@@ -27,7 +29,7 @@ def add_to_rollups(rows):
     day_stats = {name: Counter() for name in ("browser", "system", "location", "size",
                                               "language", "campaign")}
     visits = {}
-    site_hours = defaultdict(lambda: [0, 0, 0])  # visitors, pageviews, event visitors
+    site_hours = defaultdict(lambda: [0, 0, 0, 0])  # visitors, views, event visitors, lone views
     site_stats = Counter()
     for row in rows:
         site, path, first = row["site_id"], row["path_id"], int(row["first_visit"])
@@ -51,7 +53,9 @@ def add_to_rollups(rows):
             if row["campaign_id"]:
                 day_stats["campaign"][(site, path, day, row["campaign_id"],
                                        row["campaign_ref"])] += 1
-        if row["session_id"] and not row["event"]:
+        if not row["session_id"] and not row["event"]:
+            totals[3] += 1
+        elif row["session_id"] and not row["event"]:
             visit = visits.setdefault((row["session_id"], hour), {
                 "session_id": row["session_id"], "hour": hour, "site_id": site, "pageviews": 0,
                 "first_at": created, "last_at": created})
@@ -73,16 +77,21 @@ def add_to_rollups(rows):
     upsert_add(CampaignStat.__table__, columns,
                [dict(zip(columns, key), visitors=n) for key, n in day_stats["campaign"].items()],
                add=("visitors",))
-    upsert_add(Visit.__table__, ("session_id", "hour"), list(visits.values()),
-               add=("pageviews",), least=("first_at",), greatest=("last_at",))
     upsert_add(SiteHour.__table__, ("site_id", "hour"),
                [{"site_id": site, "hour": hour, "visitors": v, "pageviews": p,
-                 "event_visitors": e} for (site, hour), (v, p, e) in site_hours.items()],
-               add=("visitors", "pageviews", "event_visitors"))
+                 "event_visitors": e, "lone_pageviews": n}
+                for (site, hour), (v, p, e, n) in site_hours.items()],
+               add=("visitors", "pageviews", "event_visitors", "lone_pageviews"))
     columns = ("site_id", "kind", "span", "period", "key")
     upsert_add(SiteStat.__table__, columns,
                [dict(zip(columns, key), visitors=n) for key, n in site_stats.items()],
                add=("visitors",))
+    if visits:  # last, under the sites' visit locks (app/ingest/visits.py)
+        visit_numbers.lock_sites({visit["site_id"] for visit in visits.values()})
+        upsert_add(Visit.__table__, ("session_id", "hour"), list(visits.values()),
+                   add=("pageviews",), least=("first_at",), greatest=("last_at",))
+        visit_numbers.refresh({(visit["site_id"], visit["session_id"], visit["hour"])
+                               for visit in visits.values()})
 
 
 def _count_site_stats(counter, site, day, row):

@@ -8,10 +8,11 @@ from sqlalchemy import String, and_, cast, exists, or_, select
 
 from app.clock import utcnow
 from app.extensions import db
+from app.ingest import visits as visit_numbers
 from app.ingest.rollups import DAY_TABLES, SITE_KINDS, settle_month
 from app.jobs.maintenance import CHUNK, delete_in_chunks
 from app.models import (Campaign, CampaignStat, Hit, HitCount, Path, RefCount, Site, SiteHour,
-                        SiteStat, Visit, VisitorSession)
+                        SiteStat, Visit, VisitHour, VisitorSession)
 
 log = logging.getLogger("ibex.jobs")
 
@@ -99,11 +100,14 @@ def purge_site(site_id, cutoff, chunk=CHUNK):
 
     purge(Hit, [Hit.created_at < cutoff], [Hit.created_at])
     purge(Visit, [Visit.hour < cutoff], [Visit.hour])
+    done["visits_restarted"] += visit_numbers.forget_before(site_id, cutoff)
+    db.session.commit()
     purge(VisitorSession, [VisitorSession.first_seen < cutoff, VisitorSession.last_seen < cutoff],
           [VisitorSession.first_seen])
     for model in (HitCount, RefCount):
         purge(model, [model.hour < cutoff], _primary_key_after_site(model))
     purge(SiteHour, [SiteHour.hour < cutoff], [SiteHour.hour])
+    purge(VisitHour, [VisitHour.hour < cutoff], [VisitHour.hour])
     for model in (*(table for _, table, _ in DAY_TABLES), CampaignStat):
         purge(model, [model.day < day], _primary_key_after_site(model))
     purge(SiteStat, [or_(and_(SiteStat.span == "d", SiteStat.period < day),

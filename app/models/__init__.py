@@ -3,7 +3,7 @@ from app.models.accounts import (ALL_PERMISSIONS, ALL_SITES, PERMISSION_LABELS, 
                                  ROLES, ApiToken, AppState, User, default_user_settings)
 from app.models.dimensions import (Browser, Campaign, City, Language, Location, Path, Ref, System,
                                    Url)
-from app.models.hits import BotHit, Hit, IngestBatch, Visit, VisitorSession
+from app.models.hits import BotHit, Hit, IngestBatch, Visit, VisitHour, VisitorSession
 from app.models.jobs import Export, Import, ImportedHit
 from app.models.rollups import (BrowserStat, CampaignStat, HitCount, LanguageStat, LocationStat,
                                 RefCount, SiteHour, SiteStat, SizeStat, SystemStat)
@@ -14,7 +14,8 @@ from app.models.umami import UmamiLoginToken
 __all__ = [
     "ALL_PERMISSIONS", "ALL_SITES", "PERMISSION_LABELS", "PERMISSIONS", "ROLES", "ApiToken",
     "AppState", "User", "default_user_settings", "Browser", "Campaign", "City", "Language", "Location",
-    "Path", "Ref", "System", "Url", "BotHit", "Hit", "IngestBatch", "Visit", "VisitorSession",
+    "Path", "Ref", "System", "Url", "BotHit", "Hit", "IngestBatch", "Visit", "VisitHour",
+    "VisitorSession",
     "Export", "Import", "ImportedHit", "BrowserStat", "CampaignStat", "HitCount", "LanguageStat",
     "LocationStat", "RefCount", "SiteHour", "SiteStat", "SizeStat", "SystemStat",
     "COLLECT_DEFAULT", "COLLECT_LABELS",

@@ -2,7 +2,8 @@
 exactly-once ledger of persisted buffer batches."""
 from datetime import datetime
 
-from sqlalchemy import Boolean, ForeignKey, Index, Integer, LargeBinary, SmallInteger, String, Text
+from sqlalchemy import (Boolean, ForeignKey, Index, Integer, LargeBinary, SmallInteger, String, Text,
+                        text)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.extensions import db
@@ -31,10 +32,22 @@ class VisitorSession(db.Model):
     last_seen: Mapped[datetime]
 
 
+# A visit whose session's previous visit is at least this many hours earlier is indexed on its
+# own: the sessions crossing a range's start are the visits just after the start whose previous
+# visit lies before it, and those further in (rare: sessions expire after 8 idle hours).
+LONG_GAP = 10
+
+
 class Visit(db.Model):
-    """A visit as Umami defines it: one session within one UTC clock hour."""
+    """A visit as Umami defines it: one session within one UTC clock hour. ``gap_hours``: hours
+    since the same session's previous visit, None for its first (kept by app/ingest/visits.py)."""
     __tablename__ = "visits"
-    __table_args__ = (Index("ix_visits_site_hour", "site_id", "hour"),)
+    __table_args__ = (
+        Index("ix_visits_site_hour", "site_id", "hour"),
+        Index("ix_visits_site_long_gap", "site_id", "hour",
+              postgresql_where=text(f"gap_hours >= {LONG_GAP}"),
+              sqlite_where=text(f"gap_hours >= {LONG_GAP}")),
+    )
 
     session_id: Mapped[int] = mapped_column(
         BigId, ForeignKey("visitor_sessions.id", ondelete="CASCADE"), primary_key=True)
@@ -43,6 +56,23 @@ class Visit(db.Model):
     pageviews: Mapped[int] = mapped_column(Integer, default=0)
     first_at: Mapped[datetime]
     last_at: Mapped[datetime]
+    gap_hours: Mapped[int | None] = mapped_column(Integer)
+
+
+class VisitHour(db.Model):
+    """Umami's visit numbers of one site and UTC hour, summed from that hour's ``visits``:
+    pageviews, bounces (visits of one pageview), whole seconds of the other visits, and
+    sessions starting (visits without a previous one). Recomputed, never added to, whenever a
+    persisted batch changes the hour's visits, so a year's summary reads 8,760 rows."""
+    __tablename__ = "visit_hours"
+
+    site_id: Mapped[int] = mapped_column(ForeignKey("sites.id", ondelete="CASCADE"),
+                                         primary_key=True)
+    hour: Mapped[datetime] = mapped_column(primary_key=True)
+    pageviews: Mapped[int] = mapped_column(Integer, default=0)
+    bounces: Mapped[int] = mapped_column(Integer, default=0)
+    seconds: Mapped[int] = mapped_column(Integer, default=0)
+    sessions: Mapped[int] = mapped_column(Integer, default=0)
 
 
 class Hit(db.Model):

@@ -3,7 +3,7 @@ visits (GoatCounter's definition); ``pageviews`` counts every non-bot pageview o
 hit_counts/ref_counts are per UTC hour, the rest per UTC day."""
 from datetime import date, datetime
 
-from sqlalchemy import ForeignKey, Integer, String, Text
+from sqlalchemy import ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.extensions import db
@@ -102,7 +102,8 @@ class CampaignStat(db.Model):
 
 class SiteHour(db.Model):
     """Site-wide visitors per UTC hour (all paths): the totals chart of a long range reads 24
-    rows a day instead of one per path and hour. ``event_visitors`` counts event paths only."""
+    rows a day instead of one per path and hour. ``event_visitors`` counts event paths only;
+    ``lone_pageviews`` the pageviews without a session (each one a visit of its own to Umami)."""
     __tablename__ = "site_hours"
 
     site_id: Mapped[int] = _site()
@@ -110,6 +111,7 @@ class SiteHour(db.Model):
     visitors: Mapped[int] = mapped_column(Integer, default=0)
     pageviews: Mapped[int] = mapped_column(Integer, default=0)
     event_visitors: Mapped[int] = mapped_column(Integer, default=0)
+    lone_pageviews: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
 
 class SiteStat(db.Model):
@@ -120,6 +122,10 @@ class SiteStat(db.Model):
     l(ocation code), z (screen width), g (language), c(ampaign id); ``key`` is that value as
     text. Path-filtered statistics read the per-path tables above instead."""
     __tablename__ = "site_stats"
+    # Each period's entries by visitors: the most visited keys of a long range are found from
+    # the top of every month's and day's rows instead of summing the long tail (toprefs).
+    __table_args__ = (Index("ix_site_stats_top", "site_id", "kind", "span", "period",
+                            "visitors"),)
 
     site_id: Mapped[int] = _site()
     kind: Mapped[str] = mapped_column(String(1), primary_key=True)

@@ -205,7 +205,7 @@ def _figures(q):
     bounce_rate = min(uniques, bounces) / uniques if uniques else 0
     visits_with_time = site["pageviews"] - bounces
     visit_time = site["totaltime"] / visits_with_time if visits_with_time > 0 else 0
-    return service.totals(q).total, pageviews, bounce_rate, visit_time
+    return service.total_visitors(q), pageviews, bounce_rate, visit_time
 
 
 def summary(q):

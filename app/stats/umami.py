@@ -1,6 +1,7 @@
 """Umami's statistics (spec/umami.md §7): summary, pageview/event time series, metrics, active
-visitors and realtime rows. Whole UTC hours are read from aggregates (visits = session × UTC
-hour, visitor_sessions, hit_counts); only the partial hours at the ends of a range, the url
+visitors and realtime rows. Whole UTC hours are read from aggregates (the summary from
+visit_hours, one row per hour; the time series and session metrics from visits = session × UTC
+hour, visitor_sessions and hit_counts); only the partial hours at the ends of a range, the url
 filter and the per-url/referrer/event lists read raw hits.
 
 Statistics take a StatsQuery whose ``start`` and ``end`` are read as exact instants (naive
@@ -14,10 +15,12 @@ from collections import Counter, defaultdict
 from datetime import timedelta, timezone
 from zoneinfo import ZoneInfo, available_timezones
 
-from sqlalchemy import String, and_, case, cast, func, literal, or_, select, union
+from sqlalchemy import String, and_, case, func, literal, or_, select, union
 
 from app.extensions import db
-from app.models import Hit, HitCount, Path, Url, Visit, VisitorSession
+from app.ingest import visits as visit_numbers
+from app.ingest.visits import seconds_between
+from app.models import Hit, HitCount, Path, SiteHour, Url, Visit, VisitHour, VisitorSession
 
 HOUR = timedelta(hours=1)
 SECOND = timedelta(seconds=1)
@@ -82,17 +85,7 @@ def summary(q, url=None):
     site_id, parts = q.site_id, _Parts(q.start, q.end, whole=url is None)
     pageviews = uniques = bounces = totaltime = 0
     if parts.has_hours:
-        row = db.session.execute(
-            select(func.coalesce(func.sum(Visit.pageviews), 0),
-                   func.coalesce(func.sum(case((Visit.pageviews == 1, 1), else_=0)), 0),
-                   func.count(func.distinct(Visit.session_id)),
-                   func.coalesce(func.sum(case((Visit.pageviews > 1, _visit_seconds()),
-                                               else_=0)), 0))
-            .where(Visit.site_id == site_id, parts.hours(Visit.hour))).one()
-        pageviews, bounces, uniques, totaltime = (int(value) for value in row)
-        sessionless = _hour_pageviews(site_id, parts) - pageviews
-        pageviews, bounces, uniques = (pageviews + sessionless, bounces + sessionless,
-                                       uniques + sessionless)
+        pageviews, bounces, totaltime, uniques = _hour_summary(site_id, parts)
     raw_when = parts.raw(Hit.created_at)
     if raw_when is not None:
         raw = _raw_summary(site_id, raw_when, parts, url)
@@ -100,6 +93,33 @@ def summary(q, url=None):
             a + b for a, b in zip((pageviews, bounces, uniques, totaltime), raw))
     return {"pageviews": pageviews, "uniques": uniques, "bounces": bounces,
             "totaltime": totaltime}
+
+
+def _hour_summary(site_id, parts):
+    """(pageviews, bounces, totaltime, uniques) of the whole hours, from visit_hours (kept by
+    app/ingest/visits.py) and the pageviews without a session from site_hours. Distinct
+    sessions: those starting in the hours, plus those crossing their start — the visits in
+    them whose session's previous visit lies before them."""
+    pageviews, bounces, totaltime, starting = (int(value) for value in db.session.execute(
+        select(*(func.coalesce(func.sum(column), 0) for column in (
+            VisitHour.pageviews, VisitHour.bounces, VisitHour.seconds, VisitHour.sessions)))
+        .where(VisitHour.site_id == site_id, parts.hours(VisitHour.hour))).one())
+    lone = int(db.session.scalar(select(func.coalesce(func.sum(SiteHour.lone_pageviews), 0))
+                                 .where(SiteHour.site_id == site_id, parts.hours(SiteHour.hour))))
+    uniques = starting + _crossing(site_id, parts.hours_from, parts.hours_to) + lone
+    return pageviews + lone, bounces + lone, totaltime, uniques
+
+
+def _crossing(site_id, start, end):
+    """Sessions with a visit in the hours [start, end) and an earlier one before ``start``:
+    the visits in those hours whose previous visit is more hours back than they are from
+    ``start`` (app/ingest/visits.py says which visits can be)."""
+    found = 0
+    for query in visit_numbers.crossing_selects(site_id, start, end, Visit.hour, Visit.gap_hours,
+                                                func.count()):
+        for hour, gap, n in db.session.execute(query.group_by(Visit.hour, Visit.gap_hours)):
+            found += n if hour - gap * HOUR < start else 0
+    return found
 
 
 def _raw_summary(site_id, when, parts, url=None):
@@ -118,7 +138,7 @@ def _raw_summary(site_id, when, parts, url=None):
     pageviews, bounces, totaltime = db.session.execute(select(
         func.coalesce(func.sum(visits.c.n), 0),
         func.coalesce(func.sum(case((visits.c.n == 1, 1), else_=0)), 0),
-        func.coalesce(func.sum(_seconds(visits.c.first_at, visits.c.last_at)), 0))).one()
+        func.coalesce(func.sum(seconds_between(visits.c.first_at, visits.c.last_at)), 0))).one()
     sessions = select(func.count(func.distinct(visits.c.session_id)))
     if parts.has_hours:
         sessions = sessions.where(~select(Visit.session_id).where(
@@ -128,19 +148,6 @@ def _raw_summary(site_id, when, parts, url=None):
                                     .with_only_columns(func.count()))
     return (int(pageviews) + sessionless, int(bounces) + sessionless,
             int(db.session.scalar(sessions)) + sessionless, int(totaltime))
-
-
-def _seconds(first, last):
-    """Whole seconds from ``first`` to ``last`` (timestamp columns), as SQL."""
-    if db.engine.dialect.name == "postgresql":
-        return func.floor(func.extract("epoch", last - first))
-    return (cast(func.strftime("%s", last), db.Integer)
-            - cast(func.strftime("%s", first), db.Integer))
-
-
-def _visit_seconds():
-    """Whole seconds between a visit's first and last pageview, as SQL."""
-    return _seconds(Visit.first_at, Visit.last_at)
 
 
 def _hour_pageviews(site_id, parts, label=None):

@@ -42,7 +42,7 @@ def test_upsert_add_adds_counts_and_keeps_least_and_greatest(db, site):
             dict(visit, first_at=T0.replace(minute=minute), last_at=T0.replace(minute=minute))],
             add=("pageviews",), least=("first_at",), greatest=("last_at",))
     assert rows_of(db, Visit, Visit.hour) == [
-        (session_id, T0, site.id, 4, T0.replace(minute=10), T0.replace(minute=50))]
+        (session_id, T0, site.id, 4, T0.replace(minute=10), T0.replace(minute=50), None)]
 
 
 def test_upsert_add_returning_gives_ids_of_new_and_existing_rows(app, db, site):

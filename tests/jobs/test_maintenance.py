@@ -18,8 +18,8 @@ from app.jobs import maintenance, retention, schedule
 from app.jobs.cli import jobs_cli
 from app.models import (BotHit, BrowserStat, Campaign, CampaignStat, Hit, HitCount, IngestBatch,
                         LanguageStat, LocationStat, Path, RefCount, SiteHour, SiteStat, SizeStat,
-                        SystemStat, UmamiLoginToken, Visit, VisitorSession)
-from app.stats import dimensions, service
+                        SystemStat, UmamiLoginToken, Visit, VisitHour, VisitorSession)
+from app.stats import dimensions, service, umami
 from app.stats.query import StatsQuery
 
 NOW = datetime(2026, 12, 10, 15, 30)
@@ -28,8 +28,9 @@ UAS = ["Mozilla/5.0 (X11; Linux x86_64; rv:{0}.0) Gecko/20100101 Firefox/{0}.0",
        "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
        "Chrome/{0}.0.0.0 Safari/537.36"]
 BOT_UA = "curl/7.88.1"
-PER_SITE = (Hit, Visit, VisitorSession, HitCount, RefCount, SiteHour, BrowserStat, SystemStat,
-            LocationStat, SizeStat, LanguageStat, CampaignStat, SiteStat, Path, Campaign)
+PER_SITE = (Hit, Visit, VisitHour, VisitorSession, HitCount, RefCount, SiteHour, BrowserStat,
+            SystemStat, LocationStat, SizeStat, LanguageStat, CampaignStat, SiteStat, Path,
+            Campaign)
 
 
 @pytest.fixture
@@ -74,10 +75,12 @@ def history(site_id, seed, per_day=4):
 
 
 def view(site_id, start, end):
-    """What users see for a range: totals, visitors per path, every breakdown."""
+    """What users see for a range: totals, visitors per path, every breakdown, Umami's
+    summary."""
     q = StatsQuery(site_id=site_id, start=start, end=end, limit=100)
     totals = service.totals(q)
     seen = {"totals": (totals.total, totals.total_events, totals.total_utc),
+            "umami": umami.summary(q),
             "paths": [(p.path, p.count) for p in service.hits(q).hits]}
     for name in dimensions.DIMENSIONS:  # campaign ids differ between sites: their names do not
         seen[name] = [(None if name == "campaigns" else row.id, row.name, row.count,
@@ -138,7 +141,7 @@ def test_data_retention_deletes_what_is_older_and_keeps_what_users_see(app, site
                              .where(HitCount.site_id == site.id)) == kept
     assert db.session.scalar(select(func.sum(SiteHour.pageviews))
                              .where(SiteHour.site_id == site.id)) == kept
-    for model in (HitCount, RefCount, SiteHour, Visit):
+    for model in (HitCount, RefCount, SiteHour, Visit, VisitHour):
         assert count(model, model.site_id == site.id, model.hour < cutoff) == 0
     for model in (BrowserStat, SystemStat, LocationStat, SizeStat, LanguageStat, CampaignStat):
         assert count(model, model.site_id == site.id, model.day < cutoff.date()) == 0

@@ -264,14 +264,10 @@ def test_dropped_hits_by_reason(site, store_hits, frozen):
 
 def test_umami_summary_equals_visits_counted_from_the_raw_hits(app, site, store_hits):
     """Random hits (sessions, hits without one, events) over six hours: for random ranges
-    with partial edge hours, umami.summary (whole hours from the visits table, the edges summed
-    in SQL) gives what counting visits (session × UTC hour) over the raw hits gives."""
+    with partial edge hours, umami.summary (whole hours from visit_hours, the edges summed in
+    SQL) gives what counting visits (session × UTC hour) over the raw hits gives."""
     import random
 
-    from sqlalchemy import select
-
-    from app.extensions import db
-    from app.models import Hit, Path
     rnd = random.Random(7)
     base = datetime(2021, 4, 20, 8, tzinfo=timezone.utc)
     moments = sorted(base + timedelta(seconds=rnd.randrange(6 * 3600)) for _ in range(300))
@@ -285,25 +281,11 @@ def test_umami_summary_equals_visits_counted_from_the_raw_hits(app, site, store_
         hits.append(HitIn(site_id=site.id, path=path, created_at=when.timestamp(),
                           family="gc-api", user_agent=FIREFOX, **fields))
     store_hits(*hits)
-    rows = db.session.execute(select(Hit.session_id, Hit.created_at).join(
-        Path, Path.id == Hit.path_id).where(Hit.site_id == site.id, Path.event.is_(False))).all()
+    rows = raw_pageviews(site)
     assert any(s is None for s, _ in rows) and len({s for s, _ in rows}) > 10
 
     def expected(start, end):
-        visits, sessions, sessionless = {}, set(), 0
-        for n, (session_id, created) in enumerate(r for r in rows if start <= r[1] <= end):
-            key = (session_id if session_id is not None else f"none-{n}",
-                   created.replace(minute=0, second=0))
-            first, last, count = visits.get(key, (created, created, 0))
-            visits[key] = (min(first, created), max(last, created), count + 1)
-            if session_id is None:
-                sessionless += 1
-            else:
-                sessions.add(session_id)
-        return {"pageviews": sum(v[2] for v in visits.values()),
-                "uniques": len(sessions) + sessionless,
-                "bounces": sum(1 for v in visits.values() if v[2] == 1),
-                "totaltime": sum(int((v[1] - v[0]).total_seconds()) for v in visits.values())}
+        return umami_from_raw(rows, start, end)
     naive = base.replace(tzinfo=None)
     ranges = [(naive, naive + timedelta(hours=6))]
     for _ in range(20):
@@ -311,3 +293,175 @@ def test_umami_summary_equals_visits_counted_from_the_raw_hits(app, site, store_
         ranges.append((start, start + timedelta(seconds=rnd.randrange(1, 4 * 3600))))
     for start, end in ranges:
         assert umami.summary(query(site, start, end)) == expected(start, end), (start, end)
+
+
+def raw_pageviews(site):
+    """(session id, created_at) of the site's stored pageviews."""
+    from sqlalchemy import select
+
+    from app.extensions import db
+    from app.models import Hit, Path
+    return db.session.execute(select(Hit.session_id, Hit.created_at).join(
+        Path, Path.id == Hit.path_id).where(Hit.site_id == site.id, Path.event.is_(False))).all()
+
+
+def umami_from_raw(rows, start, end):
+    """Umami's summary (spec/umami.md §7.2) counted from raw (session id, created_at) rows."""
+    visits, sessions, sessionless = {}, set(), 0
+    for n, (session_id, created) in enumerate(r for r in rows if start <= r[1] <= end):
+        key = (session_id if session_id is not None else f"none-{n}",
+               created.replace(minute=0, second=0, microsecond=0))
+        first, last, count = visits.get(key, (created, created, 0))
+        visits[key] = (min(first, created), max(last, created), count + 1)
+        if session_id is None:
+            sessionless += 1
+        else:
+            sessions.add(session_id)
+    return {"pageviews": sum(v[2] for v in visits.values()),
+            "uniques": len(sessions) + sessionless,
+            "bounces": sum(1 for v in visits.values() if v[2] == 1),
+            "totaltime": sum(int((v[1] - v[0]).total_seconds()) for v in visits.values())}
+
+
+def visit_numbers_rebuilt(site):
+    """(gaps, visit_hours) as computed from scratch over the site's visits: what the persister's
+    incremental upkeep must equal."""
+    from sqlalchemy import select
+
+    from app.extensions import db
+    from app.ingest import visits
+    from app.models import Visit, VisitHour
+    gaps, previous = {}, {}
+    for session_id, hour in db.session.execute(
+            select(Visit.session_id, Visit.hour).where(Visit.site_id == site.id)
+            .order_by(Visit.session_id, Visit.hour)):
+        before = previous.get(session_id)
+        gaps[(session_id, hour)] = None if before is None else \
+            int((hour - before) / timedelta(hours=1))
+        previous[session_id] = hour
+    fresh = {tuple(row[1:]) for row in db.session.execute(
+        visits.hour_numbers(Visit.site_id == site.id))}
+    kept = {(row.hour, row.pageviews, row.bounces, row.seconds, row.sessions)
+            for row in db.session.scalars(select(VisitHour).where(VisitHour.site_id == site.id))}
+    stored = dict(((s, h), g) for s, h, g in db.session.execute(
+        select(Visit.session_id, Visit.hour, Visit.gap_hours).where(Visit.site_id == site.id)))
+    return gaps, stored, fresh, kept
+
+
+def spread_hits(site, rnd, days=6, count=500):
+    """Hits of 30 visitors over ``days`` days (gaps of minutes to two days within a visitor's
+    session: the supplied session string keeps it), some without a session, some events."""
+    base = datetime(2021, 4, 20, 8, tzinfo=timezone.utc)
+    hits = []
+    for _ in range(count):
+        when = base + timedelta(seconds=rnd.randrange(days * 86400))
+        fields = {"no_session": True} if rnd.random() < 0.1 else {
+            "session": f"visitor-{rnd.randrange(30)}"}
+        if rnd.random() < 0.08:
+            fields["kind"] = "event"
+        path = "signup" if fields.get("kind") else f"/p{rnd.randrange(4)}"
+        hits.append(HitIn(site_id=site.id, path=path, created_at=when.timestamp(),
+                          family="gc-api", user_agent=FIREFOX, **fields))
+    return base.replace(tzinfo=None), hits
+
+
+def random_ranges(rnd, base, days, n=40):
+    ranges = [(base, base + timedelta(days=days))]
+    for _ in range(n):
+        start = base + timedelta(seconds=rnd.randrange(days * 86400))
+        length = rnd.choice((3600, 6 * 3600, 86400, 3 * 86400, days * 86400))
+        ranges.append((start, start + timedelta(seconds=rnd.randrange(1, length))))
+        hour = start.replace(minute=0, second=0)  # whole hours only: no raw edges
+        ranges.append((hour, hour + timedelta(hours=rnd.randrange(1, days * 24)) - SECOND))
+    return ranges
+
+
+SECOND = timedelta(seconds=1)
+
+
+def test_umami_summary_over_days_with_late_batches_and_long_gaps(app, site, store_hits):
+    """Sessions with gaps of up to days between visits, stored in batches that arrive out of
+    time order (a later hour before an earlier one, as two workers or an import can): the
+    hourly visit numbers kept by the persister equal a recount from scratch, and Umami's
+    summary over random ranges — long ones, whole hours, ranges starting inside a session —
+    equals counting the raw hits."""
+    import random
+    rnd = random.Random(11)
+    base, hits = spread_hits(site, rnd)
+    batches = [hits[n:n + 40] for n in range(0, len(hits), 40)]
+    rnd.shuffle(batches)
+    for batch in batches:
+        store_hits(*batch)
+    gaps, stored, fresh, kept = visit_numbers_rebuilt(site)
+    assert stored == gaps and kept == fresh
+    assert sum(1 for g in gaps.values() if g and g >= 10) > 5  # long gaps: their own index
+    rows = raw_pageviews(site)
+    for start, end in random_ranges(rnd, base, 6):
+        assert umami.summary(query(site, start, end)) == umami_from_raw(rows, start, end), \
+            (start, end)
+
+
+def test_a_late_batch_and_a_batch_of_the_hour_it_changes_do_not_cross(app, site, store_hits):
+    """A late batch (a session's earlier visit, arriving after its later one) changes that
+    later visit's hour; a second persister writes another session's visit into the same hour
+    at the same time. The second waits for the first to commit (PostgreSQL: the site's visit
+    lock; SQLite: its one writer), so the hour's numbers hold both visits — no stale recount,
+    no conflict."""
+    import threading
+    import uuid as uuid_lib
+
+    from sqlalchemy import event
+    from sqlalchemy.orm import Session
+
+    from app.extensions import db
+    from app.ingest import ingest
+    from app.ingest.buffer import Batch
+    from app.ingest.persist import persist_batch
+
+    def visit_at(session, path, hour, minute):
+        when = datetime(2021, 4, 20, hour, minute, tzinfo=timezone.utc).timestamp()
+        return HitIn(site_id=site.id, path=path, created_at=when, family="gc-api",
+                     user_agent=FIREFOX, session=session)
+
+    store_hits(visit_at("late", "/a", 12, 5))
+    late = Batch(id=uuid_lib.uuid4().hex, records=[visit_at("late", "/a", 10, 5).to_wire()])
+    other = Batch(id=uuid_lib.uuid4().hex, records=[visit_at("other", "/b", 12, 20).to_wire()])
+    ready, release, errors = threading.Event(), threading.Event(), []
+
+    def hold(_session):  # the late batch waits at its commit, its writes done
+        if threading.current_thread().name == "late":
+            ready.set()
+            release.wait(10)
+
+    def run(batch):
+        with app.app_context():
+            try:
+                persist_batch(ingest(), batch)
+            except Exception as exc:  # reported below
+                errors.append(exc)
+            finally:
+                db.session.remove()
+
+    event.listen(Session, "before_commit", hold)
+    try:
+        first = threading.Thread(target=run, args=(late,), name="late")
+        first.start()
+        assert ready.wait(10)
+        second = threading.Thread(target=run, args=(other,), name="other")
+        second.start()
+        second.join(1.5)
+        waited = second.is_alive()
+        release.set()
+        first.join(10)
+        second.join(10)
+    finally:
+        release.set()
+        event.remove(Session, "before_commit", hold)
+    assert not errors and waited
+    db.session.rollback()
+    gaps, stored, fresh, kept = visit_numbers_rebuilt(site)
+    assert stored == gaps and kept == fresh and len(stored) == 3
+    rows = raw_pageviews(site)
+    day = (datetime(2021, 4, 20), datetime(2021, 4, 20, 23, 59, 59))
+    assert umami.summary(query(site, *day)) == umami_from_raw(rows, *day)
+    assert umami.summary(query(site, *day))["uniques"] == 2
