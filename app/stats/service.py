@@ -21,7 +21,8 @@ SIZE_LABEL = "↔\ufe0e {}px"
 class Day:
     """Visitors on one local calendar day: ``hourly`` has 24 entries (local hours), ``daily``
     their sum; ``weekly``/``monthly`` are set on the first day of each 7-day chunk / month
-    segment (spec §10.3) and 0 elsewhere."""
+    segment (spec §10.3) and 0 elsewhere. Days read without their hours (``hits(q,
+    hourly=False)``) have an empty ``hourly`` and the same other values."""
     day: date
     hourly: list[int]
     daily: int = 0
@@ -94,6 +95,20 @@ def days_from_hours(q, hours):
             days[n].hourly[local.hour] += visitors
     for day in days:
         day.daily = sum(day.hourly)
+    return _chunks(days)
+
+
+def days_from_totals(q, totals):
+    """Day objects for q.days, without hours, from ``totals``: (local day, visitors) pairs."""
+    days = {day: Day(day=day, hourly=[]) for day in q.days}
+    for day, visitors in totals:
+        if day in days:
+            days[day].daily += int(visitors or 0)
+    return _chunks(list(days.values()))
+
+
+def _chunks(days):
+    """Set the weekly and monthly values of ``days`` from their daily ones."""
     for start in range(0, len(days), 7):
         days[start].weekly = sum(d.daily for d in days[start:start + 7])
     segment = 0
@@ -156,9 +171,14 @@ def total_visitors(q, whole_days_only=False):
                                  .where(*clauses)))
 
 
-def hits(q):
+def hits(q, hourly=True):
     """The q.limit paths with most visitors in the range (ties: newest path first), each with
-    its Day objects; ``total`` sums the returned paths, ``more`` says whether more follow."""
+    its Day objects; ``total`` sums the returned paths, ``more`` says whether more follow.
+    ``hourly=False`` sums each path's visitors per local day in the database instead of
+    reading every hour (a year is 24 times fewer rows): the Days then have an empty
+    ``hourly`` list and the same daily, weekly and monthly values. It is ignored when
+    q.group is "hour", whose chart and ``max`` need the hours."""
+    hourly = hourly or q.group == "hour"
     src = sql.hour_source(q, "p", HitCount, "path_id")
     count = func.sum(src.visitors)
     ranked = db.session.execute(
@@ -169,15 +189,22 @@ def hits(q):
         return HitsPage(hits=[], total=0, more=False)
     ids = [path_id for path_id, _ in ranked]
     paths = {p.id: p for p in db.session.scalars(select(Path).where(Path.id.in_(ids)))}
+    scope = (HitCount.site_id == q.site_id, HitCount.hour >= q.start, HitCount.hour <= q.end,
+             HitCount.path_id.in_(ids), HitCount.visitors > 0)
+    if hourly:
+        rows = select(HitCount.path_id, HitCount.hour, HitCount.visitors).where(*scope)
+        to_days = days_from_hours
+    else:
+        day = sql.local_day(HitCount.hour, q.tz_offset)
+        rows = (select(HitCount.path_id, day, func.sum(HitCount.visitors)).where(*scope)
+                .group_by(HitCount.path_id, day))
+        to_days = days_from_totals
     per_path = defaultdict(list)
-    for path_id, hour, visitors in db.session.execute(
-            select(HitCount.path_id, HitCount.hour, HitCount.visitors)
-            .where(HitCount.site_id == q.site_id, HitCount.hour >= q.start,
-                   HitCount.hour <= q.end, HitCount.path_id.in_(ids), HitCount.visitors > 0)):
-        per_path[path_id].append((hour, visitors))
+    for path_id, when, n in db.session.execute(rows):
+        per_path[path_id].append((when, n))
     result = []
     for path_id, visitors in ranked:
-        path, days = paths[path_id], days_from_hours(q, per_path[path_id])
+        path, days = paths[path_id], to_days(q, per_path[path_id])
         result.append(PathStats(path_id=path_id, path=path.path, title=path.title,
                                 event=path.event, count=int(visitors),
                                 max=group_max(days, q.group), stats=days))
@@ -207,7 +234,9 @@ def breakdown(q, name, link_domain=""):
         counts = {key: int(n) for key, _, n in db.session.execute(query)}
         return Page(rows=[Row(bucket, "", counts.get(bucket, 0))
                           for bucket, _, _ in dimensions.SIZE_BUCKETS], more=False)
-    rows = db.session.execute(query.limit(q.limit + 1).offset(q.offset)).all()
+    rows = dimension.top(q, link_domain) if dimension.top else None
+    if rows is None:
+        rows = db.session.execute(query.limit(q.limit + 1).offset(q.offset)).all()
     return Page(rows=[dimension.to_row(*row) for row in rows[:q.limit]],
                 more=len(rows) > q.limit)
 

@@ -2,13 +2,19 @@
 (``site_stats``: whole months from the monthly rows, partial months from the daily rows, and
 for hour-precise statistics the partial days at the range's edges from the hourly per-path
 tables); a query filtered by path reads the per-path rollups. Either way the dimension code sees
-one ``Source``: a FROM clause, its key column, its visitors column and its WHERE clause."""
+one ``Source``: a FROM clause, its key column, its visitors column and its WHERE clause. Also
+the bound that lets a long range's top entries be read from the top of each month's rows
+(``top_candidates``), and an hour bucket's local day in SQL (``local_day``)."""
 import calendar
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 
-from sqlalchemy import Integer, and_, cast, literal, or_, select, true, union_all
+from sqlalchemy import (Date, Integer, and_, bindparam, cast, func, literal, literal_column,
+                        or_, select, true, union_all)
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.functions import FunctionElement
 
+from app.extensions import db
 from app.models import SiteStat
 
 INT_KINDS = frozenset("prbszc")  # kinds whose key is a number (ids, widths)
@@ -36,9 +42,11 @@ def path_clauses(q, column):
     return clauses
 
 
-def period_clause(first_day, last_day):
+def period_clause(first_day, last_day, listed=False):
     """SiteStat rows covering the days first_day … last_day (inclusive): the monthly rows of
-    the months wholly inside, the daily rows of the rest."""
+    the months wholly inside, the daily rows of the rest. ``listed``: name every period (for
+    a few keys: PostgreSQL then looks each (period, key) up in the primary key instead of
+    reading every row of the range)."""
     months, days = [], []
     month = first_day.replace(day=1)
     while month <= last_day:
@@ -49,12 +57,28 @@ def period_clause(first_day, last_day):
         else:
             days.append((start, end))
         month = month_end + timedelta(days=1)
+    if listed:
+        every_day = [start + timedelta(days=n) for start, end in days
+                     for n in range((end - start).days + 1)]
+        clauses = [and_(SiteStat.span == span, inline_in(SiteStat.period, periods))
+                   for span, periods in (("d", every_day), ("m", months)) if periods]
+        return or_(*clauses) if clauses else literal(False)
     clauses = [and_(SiteStat.span == "d", SiteStat.period >= start, SiteStat.period <= end)
                for start, end in days]
     if months:
         clauses.append(and_(SiteStat.span == "m", SiteStat.period >= months[0],
                             SiteStat.period <= months[-1]))
     return or_(*clauses) if clauses else literal(False)
+
+
+def inline_in(column, values):
+    """``column IN (values)`` with the values written into the SQL: a statement run often
+    with bound values gets a generic plan on PostgreSQL (psycopg prepares it), and for
+    lists of keys and periods that plan reads every row instead of looking each one up."""
+    if not values:
+        return literal(False)
+    return column.in_(bindparam(None, list(values), type_=column.type, expanding=True,
+                                literal_execute=True))
 
 
 def whole_days(start, end):
@@ -77,13 +101,14 @@ def _key(kind):
     return cast(SiteStat.key, Integer) if kind in INT_KINDS else SiteStat.key
 
 
-def site_rows(q, kind, first_day, last_day, keys=None, skip=()):
+def site_rows(q, kind, first_day, last_day, keys=None, skip=(), listed=False):
     """A select of (key, visitors) SiteStat rows of ``kind`` for the days given; ``keys``/
-    ``skip``: only / not these keys (path ids for kind "p")."""
+    ``skip``: only / not these keys (path ids for kind "p"); ``listed``: see period_clause."""
     clauses = [SiteStat.site_id == q.site_id, SiteStat.kind == kind,
-               period_clause(first_day, last_day)]
+               period_clause(first_day, last_day, listed)]
     if keys is not None:
-        clauses.append(SiteStat.key.in_([str(k) for k in keys]) if keys else literal(False))
+        clauses.append(inline_in(SiteStat.key, [str(k) for k in keys]) if listed else
+                       SiteStat.key.in_([str(k) for k in keys]) if keys else literal(False))
     if skip:
         clauses.append(SiteStat.key.not_in([str(k) for k in skip]))
     return select(_key(kind).label("key"), SiteStat.visitors.label("visitors")).where(*clauses)
@@ -99,14 +124,17 @@ def day_source(q, kind, table, column):
     return Source(rows, rows.c.key, rows.c.visitors, true())
 
 
-def hour_source(q, kind, table, column):
+def hour_source(q, kind, table, column, keys=None):
     """The rows of an hour-precise statistic (paths, referrers) for q.start … q.end: whole
-    days from SiteStat, the edge hours from the hourly per-path ``table``."""
+    days from SiteStat, the edge hours from the hourly per-path ``table``. ``keys``: only
+    these keys (ids; for kind "p" on top of q's path selection)."""
     def hourly(start, end):
+        clauses = [table.site_id == q.site_id, table.hour >= start, table.hour <= end,
+                   *path_clauses(q, table.path_id)]
+        if keys is not None:
+            clauses.append(inline_in(getattr(table, column), keys) if keys else literal(False))
         return (select(cast(getattr(table, column), Integer).label("key"),
-                       table.visitors.label("visitors"))
-                .where(table.site_id == q.site_id, table.hour >= start, table.hour <= end,
-                       *path_clauses(q, table.path_id)))
+                       table.visitors.label("visitors")).where(*clauses))
 
     if path_filtered(q) and kind != "p":
         rows = hourly(q.start, q.end).subquery()
@@ -114,8 +142,97 @@ def hour_source(q, kind, table, column):
     days, edges = whole_days(q.start, q.end)
     parts = [hourly(start, end) for start, end in edges]
     if days:
-        parts.append(site_rows(q, kind, *days, keys=q.include_paths if kind == "p" else None,
-                               skip=q.exclude_paths if kind == "p" else ()))
+        only = keys
+        if kind == "p" and q.include_paths is not None:
+            only = q.include_paths if keys is None else \
+                tuple(k for k in keys if k in set(q.include_paths))
+        parts.append(site_rows(q, kind, *days, keys=only,
+                               skip=q.exclude_paths if kind == "p" else (),
+                               listed=keys is not None))
     rows = (union_all(*parts) if len(parts) > 1 else parts[0]).subquery()
     return Source(rows, rows.c.key, rows.c.visitors, true())
 
+
+def months(start, end):
+    """The first days of the UTC months that the range start … end touches, oldest first."""
+    month, last, result = start.date().replace(day=1), end.date().replace(day=1), []
+    while month <= last:
+        result.append(month)
+        month = (month + timedelta(days=32)).replace(day=1)
+    return result
+
+
+@dataclass(frozen=True)
+class Candidates:
+    """What the top of each month's rows says about the keys of a range (top_candidates):
+    each candidate's ``lower`` and ``upper`` bound on its visitors in the range; any other
+    key has at most ``bound``."""
+    lower: dict
+    upper: dict
+    bound: int
+
+
+def top_candidates(q, kind, m):
+    """The keys of ``kind`` that may be among the most visited of q.start … q.end (all
+    paths), found without reading the long tail: the ``m`` most visited keys of each UTC
+    month the range touches (its monthly rows, through ix_site_stats_top). A key outside a
+    month's top has at most that month's ``m``-th value there (0 when the month has fewer
+    rows), and the range holds at most a month's total of each month it touches; so a key
+    outside every top has at most the sum of those values (``bound``). A candidate's lower
+    bound counts the months wholly inside the range where it is in the top."""
+    parts = []
+    for month in months(q.start, q.end):
+        top = (select(SiteStat.period, _key(kind).label("key"), SiteStat.visitors)
+               .where(SiteStat.site_id == q.site_id, SiteStat.kind == kind,
+                      SiteStat.span == "m", SiteStat.period == month)
+               .order_by(SiteStat.visitors.desc()).limit(m).subquery())
+        parts.append(select(top.c.period, top.c.key, top.c.visitors))
+    per_month = {}
+    for period, key, visitors in db.session.execute(union_all(*parts)):
+        per_month.setdefault(period, {})[int(key)] = int(visitors)
+    least = {period: min(top.values()) if len(top) >= m else 0
+             for period, top in per_month.items()}
+    days = whole_days(q.start, q.end)[0]
+    whole = {period for period in per_month if days and days[0] <= period and
+             period.replace(day=calendar.monthrange(period.year, period.month)[1]) <= days[1]}
+    lower, upper = {}, {}
+    for key in {key for top in per_month.values() for key in top}:
+        lower[key] = sum(top.get(key, 0) for period, top in per_month.items()
+                         if period in whole)
+        upper[key] = sum(top.get(key, least[period]) for period, top in per_month.items())
+    return Candidates(lower, upper, sum(least.values()))
+
+
+def key_totals(q, kind, table, column, keys):
+    """{key: visitors in q.start … q.end} of the few ``keys`` (all paths), each looked up."""
+    if not keys:
+        return {}
+    src = hour_source(q, kind, table, column, keys=keys)
+    return {int(key): int(n) for key, n in db.session.execute(
+        select(src.key, func.sum(src.visitors)).select_from(src.table).where(src.where)
+        .group_by(src.key))}
+
+
+class local_day(FunctionElement):
+    """The reader's local date of a UTC hour bucket: ``local_day(HitCount.hour, minutes)`` is
+    ``(hour + minutes).date()`` in SQL, on PostgreSQL and SQLite."""
+    type = Date()
+    inherit_cache = True
+    name = "local_day"
+
+    def __init__(self, column, minutes):
+        # The offset is written into the SQL (it is an int), so that the expression in
+        # GROUP BY is the one in the SELECT list.
+        super().__init__(column, literal_column(str(int(minutes))))
+
+
+@compiles(local_day)
+def _local_day(element, compiler, **kw):
+    column, minutes = (compiler.process(c, **kw) for c in element.clauses)
+    return f"CAST({column} + make_interval(mins => {minutes}) AS DATE)"
+
+
+@compiles(local_day, "sqlite")
+def _local_day_sqlite(element, compiler, **kw):
+    column, minutes = (compiler.process(c, **kw) for c in element.clauses)
+    return f"date({column}, '{minutes} minutes')"

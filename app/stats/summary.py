@@ -11,7 +11,7 @@ from sqlalchemy import and_, func, literal, not_, or_, select
 
 from app.extensions import db
 from app.models import BotHit, HitCount, Path
-from app.stats import service, umami
+from app.stats import service, sql, umami
 
 SECOND = timedelta(seconds=1)
 PERIODS = {"day": ("days", 1), "week": ("days", 7), "month": ("months", 1),
@@ -227,23 +227,24 @@ class PathChange:
 
 
 def paths_with_change(q):
-    """service.hits(q) with each path's visitors in the previous period; (rows, more)."""
-    page = service.hits(q)
+    """service.hits(q) with each path's visitors in the previous period; (rows, more). The
+    Days carry no hours unless q.group is "hour" (service.hits' ``hourly``)."""
+    page = service.hits(q, hourly=False)
     before = path_visitors(previous(q), [p.path_id for p in page.hits])
     return [PathChange(p, before.get(p.path_id, 0)) for p in page.hits], page.more
 
 
 def path_visitors(q, path_ids):
-    """{path id: visitors in q's hours} for ``path_ids`` — the counts service.hits gives,
-    without building its Day objects (the previous period needs only the numbers)."""
+    """{path id: visitors in q's hours} for ``path_ids`` (whatever q's path selection) — the
+    counts service.hits gives, without its Day objects: whole days from the site-wide daily
+    and monthly rows, only the edge hours from hit_counts (sql.hour_source)."""
     if not path_ids:
         return {}
-    count = func.sum(HitCount.visitors)
-    return {path_id: int(n) for path_id, n in db.session.execute(
-        select(HitCount.path_id, count)
-        .where(HitCount.site_id == q.site_id, HitCount.hour >= q.start, HitCount.hour <= q.end,
-               HitCount.path_id.in_(list(path_ids)))
-        .group_by(HitCount.path_id))}
+    src = sql.hour_source(replace(q, include_paths=None, exclude_paths=()), "p", HitCount,
+                          "path_id", keys=list(path_ids))
+    count = func.sum(src.visitors)
+    return {int(path_id): int(n) for path_id, n in db.session.execute(
+        select(src.key, count).select_from(src.table).where(src.where).group_by(src.key))}
 
 
 # --- realtime and what was filtered -----------------------------------------------------------

@@ -9,7 +9,7 @@ from sqlalchemy import func, select
 
 from app.ingest.hit_in import HitIn
 from app.models import HitCount, Path, SiteHour, SiteStat
-from app.stats import dimensions, service
+from app.stats import dimensions, service, summary
 from app.stats.query import StatsQuery
 from app.stats.sql import period_clause, whole_days
 
@@ -111,3 +111,39 @@ def test_period_clause_and_whole_days_split_ranges():
     assert "'2026-08-15'" in clause and "'2026-08-31'" in clause  # the partial first month
     assert "'2026-09-01'" in clause and "'2026-10-01'" in clause  # whole months
     assert "'2026-11-01'" in clause and "'2026-11-02'" in clause  # the partial last month
+
+
+@pytest.mark.parametrize("tz_offset", [0, 330, -480, 60, -570])
+def test_days_summed_in_the_database_match_the_hours(seeded, tz_offset):
+    # hits(q, hourly=False) groups hit_counts per local day in SQL; the hour groups would
+    # place each hour bucket on (hour + shift).date() in Python: same daily, weekly, monthly.
+    for start, end in ranges():
+        for group in ("day", "week", "month"):
+            q = StatsQuery(site_id=seeded.id, start=start, end=end, tz_offset=tz_offset,
+                           group=group, limit=8)
+            hourly, daily = service.hits(q), service.hits(q, hourly=False)
+            assert [p.path_id for p in daily.hits] == [p.path_id for p in hourly.hits]
+            assert (daily.total, daily.more) == (hourly.total, hourly.more)
+            for fast, slow in zip(daily.hits, hourly.hits):
+                assert (fast.count, fast.max) == (slow.count, slow.max), (start, end, group)
+                assert all(d.hourly == [] for d in fast.stats)
+                assert [(d.day, d.daily, d.weekly, d.monthly) for d in fast.stats] == \
+                    [(d.day, d.daily, d.weekly, d.monthly) for d in slow.stats]
+        hour_q = StatsQuery(site_id=seeded.id, start=start, end=end, tz_offset=tz_offset)
+        assert service.hits(hour_q, hourly=False) == service.hits(hour_q)  # hours kept
+
+
+def test_previous_period_visitors_agree_with_hourly_sums(seeded):
+    ids = all_paths(seeded.id)
+    for start, end in ranges():
+        expected = dict(service.db.session.execute(
+            select(HitCount.path_id, func.sum(HitCount.visitors))
+            .where(HitCount.site_id == seeded.id, HitCount.hour >= start, HitCount.hour <= end)
+            .group_by(HitCount.path_id)).all())
+        for include, exclude in ((None, ()), (ids[:3], ()), (None, ids[:5])):
+            q = StatsQuery(site_id=seeded.id, start=start, end=end, include_paths=include,
+                           exclude_paths=exclude)
+            got = summary.path_visitors(q, ids[2:20])
+            assert {k: got.get(k, 0) for k in ids[2:20]} == \
+                {k: expected.get(k, 0) for k in ids[2:20]}, (start, end)
+    assert summary.path_visitors(q, []) == {}
