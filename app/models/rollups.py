@@ -17,8 +17,17 @@ def _path():
     return mapped_column(ForeignKey("paths.id", ondelete="CASCADE"), primary_key=True)
 
 
+def _hour_index(table):
+    """A block-range index of an hourly table's hours (PostgreSQL BRIN: kilobytes, as rows
+    arrive in time order; a plain index on SQLite): the edge hours of a range with a time
+    zone offset are read for all paths at once, which the primary key (site, path, …) cannot
+    serve without reading the whole table."""
+    return Index(f"ix_{table}_hour", "hour", postgresql_using="brin")
+
+
 class HitCount(db.Model):
     __tablename__ = "hit_counts"
+    __table_args__ = (_hour_index("hit_counts"),)
 
     site_id: Mapped[int] = _site()
     path_id: Mapped[int] = _path()
@@ -29,6 +38,7 @@ class HitCount(db.Model):
 
 class RefCount(db.Model):
     __tablename__ = "ref_counts"
+    __table_args__ = (_hour_index("ref_counts"),)
 
     site_id: Mapped[int] = _site()
     path_id: Mapped[int] = _path()

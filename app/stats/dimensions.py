@@ -192,30 +192,21 @@ def top_refs(q, link_domain=""):
     need = q.offset + q.limit + 1
     if sql.path_filtered(q) or need > TOP_MAX:
         return None
-    found = sql.top_candidates(q, "r", max(TOP_MIN, 2 * need))
-    # A key with more visitors than ``bound`` is a candidate and comes before every key that
-    # is not (ties included: those have at most ``bound``), so the candidates above it are
-    # the list's head, in order; with bound 0 they are the whole list.
-    possible = [key for key, most in found.upper.items() if most > found.bound]
     refs = {}
-    if possible:
-        query = select(Ref.id, Ref.ref, Ref.ref_scheme).where(Ref.id.in_(possible))
+
+    def shown(keys):  # the candidates that are not the site's own referrers, with their texts
+        query = select(Ref.id, Ref.ref, Ref.ref_scheme).where(Ref.id.in_(keys))
         own = own_referrer_prefix(link_domain)
         if own:
             query = query.where(~Ref.ref_key.startswith(own.lower(), autoescape=True))
-        refs = {ref_id: (ref, scheme) for ref_id, ref, scheme in db.session.execute(query)}
-    # ``need`` shown referrers have at least ``least`` visitors: one that cannot reach it
-    # is not among the first ``need`` and is not looked up.
-    lowers = sorted((found.lower[key] for key in refs), reverse=True)
-    least = lowers[need - 1] if len(lowers) >= need else 0
-    totals = sql.key_totals(q, "r", RefCount, "ref_id",
-                            sorted(key for key in refs if found.upper[key] >= least))
-    above = sorted((key for key, n in totals.items() if n > found.bound),
-                   key=lambda key: (-totals[key], key))
-    if len(above) < need and found.bound > 0:
+        refs.update({ref_id: (ref, scheme) for ref_id, ref, scheme in db.session.execute(query)})
+        return list(refs)
+
+    top = sql.top_keys(q, "r", RefCount, "ref_id", need, max(TOP_MIN, 2 * need), keep=shown)
+    if top is None:
         return None
-    return [(refs[key][0], refs[key][0], totals[key], refs[key][1], key)
-            for key in above[q.offset:need]]
+    return [(refs[key][0], refs[key][0], total, refs[key][1], key)
+            for key, total in top[q.offset:need]]
 
 
 def _ref_row(key, name, count, scheme, _ref_id=None):

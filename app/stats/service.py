@@ -179,11 +179,13 @@ def hits(q, hourly=True):
     ``hourly`` list and the same daily, weekly and monthly values. It is ignored when
     q.group is "hour", whose chart and ``max`` need the hours."""
     hourly = hourly or q.group == "hour"
-    src = sql.hour_source(q, "p", HitCount, "path_id")
-    count = func.sum(src.visitors)
-    ranked = db.session.execute(
-        select(src.key, count).select_from(src.table).group_by(src.key).having(count > 0)
-        .order_by(count.desc(), src.key.desc()).limit(q.limit + 1)).all()
+    ranked = _top_paths(q)
+    if ranked is None:
+        src = sql.hour_source(q, "p", HitCount, "path_id")
+        count = func.sum(src.visitors)
+        ranked = db.session.execute(
+            select(src.key, count).select_from(src.table).group_by(src.key).having(count > 0)
+            .order_by(count.desc(), src.key.desc()).limit(q.limit + 1)).all()
     more, ranked = len(ranked) > q.limit, ranked[:q.limit]
     if not ranked:
         return HitsPage(hits=[], total=0, more=False)
@@ -211,15 +213,31 @@ def hits(q, hourly=True):
     return HitsPage(hits=result, total=sum(p.count for p in result), more=more)
 
 
+def _top_paths(q):
+    """hits()' ranking — the q.limit + 1 paths with most visitors, ties newest first — from
+    the top of each month's rows (sql.top_keys); None when that cannot prove it, or for a
+    path filter or a long list, which sum every path."""
+    need = q.limit + 1
+    if sql.path_filtered(q) or need > dimensions.TOP_MAX:
+        return None
+    return sql.top_keys(q, "p", HitCount, "path_id", need, max(dimensions.TOP_MIN, 2 * need),
+                        newest_first=True)
+
+
 def path_refs(q, path_id):
-    """Referrers that brought visitors to one path, most first (ties: oldest referrer)."""
+    """Referrers that brought visitors to one path, most first (ties: oldest referrer).
+    Summed and paged per referrer id first: only the page's referrers are joined for their
+    texts (a popular path has tens of thousands of referrers a year)."""
     count = func.sum(RefCount.visitors)
+    page = (select(RefCount.ref_id.label("ref_id"), count.label("visitors"))
+            .where(RefCount.site_id == q.site_id, RefCount.path_id == path_id,
+                   RefCount.hour >= q.start, RefCount.hour <= q.end)
+            .group_by(RefCount.ref_id).having(count > 0)
+            .order_by(count.desc(), RefCount.ref_id).limit(q.limit + 1).offset(q.offset)
+            .subquery())
     rows = db.session.execute(
-        select(Ref.ref, count, Ref.ref_scheme).join(Ref, Ref.id == RefCount.ref_id)
-        .where(RefCount.site_id == q.site_id, RefCount.path_id == path_id,
-               RefCount.hour >= q.start, RefCount.hour <= q.end)
-        .group_by(Ref.id, Ref.ref, Ref.ref_scheme).having(count > 0)
-        .order_by(count.desc(), Ref.id).limit(q.limit + 1).offset(q.offset)).all()
+        select(Ref.ref, page.c.visitors, Ref.ref_scheme).join(Ref, Ref.id == page.c.ref_id)
+        .order_by(page.c.visitors.desc(), page.c.ref_id)).all()
     return Page(rows=[Row(None, ref or "", int(n), scheme) for ref, n, scheme in rows[:q.limit]],
                 more=len(rows) > q.limit)
 

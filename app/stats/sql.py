@@ -203,6 +203,33 @@ def top_candidates(q, kind, m):
     return Candidates(lower, upper, sum(least.values()))
 
 
+def top_keys(q, kind, table, column, need, m, keep=None, newest_first=False):
+    """The ``need`` most visited keys of ``kind`` in q.start … q.end (all paths) with their
+    visitors, most first (ties: lowest key first, or highest with ``newest_first``), found
+    from the top ``m`` of each month (top_candidates) — fewer when fewer keys have visitors;
+    None when those tops cannot prove the order (the caller then sums every key).
+    ``keep(keys)``: the candidates that may be shown (e.g. not the site's own referrers)."""
+    found = top_candidates(q, kind, m)
+    # A key with more visitors than ``bound`` is a candidate and comes before every key that
+    # is not (ties included: those have at most ``bound``), so the candidates above it are
+    # the list's head, in order; with bound 0 they are the whole list.
+    possible = [key for key, most in found.upper.items() if most > found.bound]
+    if possible and keep is not None:
+        possible = keep(possible)
+    # ``need`` shown keys have at least ``least`` visitors: a key that cannot reach it is not
+    # among the first ``need`` and is not looked up.
+    lowers = sorted((found.lower[key] for key in possible), reverse=True)
+    least = lowers[need - 1] if len(lowers) >= need else 0
+    totals = key_totals(q, kind, table, column,
+                        sorted(key for key in possible if found.upper[key] >= least))
+    sign = -1 if newest_first else 1
+    above = sorted((key for key, n in totals.items() if n > found.bound),
+                   key=lambda key: (-totals[key], sign * key))
+    if len(above) < need and found.bound > 0:
+        return None
+    return [(key, totals[key]) for key in above[:need]]
+
+
 def key_totals(q, kind, table, column, keys):
     """{key: visitors in q.start … q.end} of the few ``keys`` (all paths), each looked up."""
     if not keys:

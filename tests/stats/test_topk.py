@@ -2,6 +2,7 @@
 give exactly the rows of the full sum over every referrer, on long-tailed traffic over partial
 months, edge hours, the site's own referrers excluded, ties and deeper pages; and the fast way
 is really taken on such traffic."""
+import dataclasses
 import random
 from datetime import datetime, timedelta, timezone
 
@@ -165,3 +166,49 @@ def test_ties_at_the_bound_fall_back(site, store_hits, monkeypatch):
     page = service.breakdown(q, "toprefs")
     assert page == full_page(q) and [r.name for r in page.rows] == ["https://head.example"]
     assert service.breakdown(q.page(limit=2), "toprefs").rows[1].name == "https://tie0.example"
+
+
+@pytest.fixture
+def many_paths(site, store_hits):
+    """Hits on a long tail of paths (a few popular, hundreds seen once or twice: many ties)."""
+    rng = random.Random(9)
+    hits = []
+    for _ in range(3000):
+        when = FIRST + timedelta(minutes=rng.randrange(DAYS * 24 * 60))
+        hits.append(HitIn(site_id=site.id, path=f"/p{min(int(rng.paretovariate(0.8)), 600)}",
+                          family="gc-api", no_session=True,
+                          created_at=when.replace(tzinfo=timezone.utc).timestamp()))
+    store_hits(*hits)
+    return site
+
+
+@pytest.mark.parametrize("top_min", [50, 1])
+def test_the_paths_ranking_equals_the_full_sum(many_paths, monkeypatch, top_min):
+    """service.hits' ranking from the top of each month's rows gives the paths, counts and
+    order (ties: newest path first) of summing every path, for the dashboard's list lengths
+    and the API's, and is really taken on a long-tailed year."""
+    monkeypatch.setattr(dimensions, "TOP_MIN", top_min)
+    taken = 0
+    for start, end in ranges():
+        for limit in (1, 6, 10, 20, 60):
+            q = StatsQuery(site_id=many_paths.id, start=start, end=end, limit=limit, group="day")
+            fast = service._top_paths(q)
+            taken += fast is not None
+            with monkeypatch.context() as patch:
+                patch.setattr(service, "_top_paths", lambda q: None)
+                full = service.hits(q, hourly=False)
+            got = service.hits(q, hourly=False)
+            assert [(p.path_id, p.count) for p in got.hits] == \
+                [(p.path_id, p.count) for p in full.hits], (start, end, limit)
+            assert got.more == full.more
+            if fast is not None:
+                assert [key for key, _ in fast][:limit] == [p.path_id for p in full.hits]
+    assert taken > 10
+
+
+def test_the_paths_ranking_falls_back_for_path_filters_and_long_lists(many_paths):
+    q = StatsQuery(site_id=many_paths.id, start=FIRST, end=FIRST + timedelta(days=DAYS),
+                   limit=10, group="day")
+    assert service._top_paths(q) is not None
+    assert service._top_paths(q.page(limit=dimensions.TOP_MAX)) is None
+    assert service._top_paths(dataclasses.replace(q, exclude_paths=(1,))) is None
