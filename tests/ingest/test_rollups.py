@@ -5,10 +5,10 @@ from sqlalchemy import select
 
 from app.ingest.hit_in import HitIn
 from app.models import (BrowserStat, CampaignStat, HitCount, LanguageStat, LocationStat,
-                        RefCount, SiteHour, SiteStat, SizeStat, SystemStat, Visit)
+                        RefCount, SiteHour, SiteStat, SizeStat, SystemStat, Visit, VisitHour)
 
 TABLES = (HitCount, RefCount, BrowserStat, SystemStat, LocationStat, SizeStat, LanguageStat,
-          CampaignStat, Visit, SiteHour, SiteStat)
+          CampaignStat, Visit, VisitHour, SiteHour, SiteStat)
 UAS = ["Mozilla/5.0 (X11; Linux x86_64; rv:79.0) Gecko/20100101 Firefox/79.0",
        "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
        "Chrome/106.0.0.0 Safari/537.36"]
@@ -38,6 +38,7 @@ def test_rebuild_reproduces_the_incremental_rollups(app, db, site, store_hits):
     seed(site, store_hits)
     before = snapshot(db)
     assert before["hit_counts"] and before["visits"] and before["campaign_stats"]
+    assert before["visit_hours"] and any(row[-1] is not None for row in before["visits"])
     result = app.test_cli_runner().invoke(args=["rollups", "rebuild", "--site", str(site.id)])
     assert result.exit_code == 0, result.output
     assert "from 60 hits" in result.output
