@@ -86,12 +86,7 @@ def add_to_rollups(rows):
     upsert_add(SiteStat.__table__, columns,
                [dict(zip(columns, key), visitors=n) for key, n in site_stats.items()],
                add=("visitors",))
-    if visits:  # last, under the sites' visit locks (app/ingest/visits.py)
-        visit_numbers.lock_sites({visit["site_id"] for visit in visits.values()})
-        upsert_add(Visit.__table__, ("session_id", "hour"), list(visits.values()),
-                   add=("pageviews",), least=("first_at",), greatest=("last_at",))
-        visit_numbers.refresh({(visit["site_id"], visit["session_id"], visit["hour"])
-                               for visit in visits.values()})
+    visit_numbers.write(list(visits.values()))  # last: under the sites' visit locks
 
 
 def _count_site_stats(counter, site, day, row):

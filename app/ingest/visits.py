@@ -1,25 +1,30 @@
-"""Umami's visit numbers, kept ready per hour: after a batch's visits are written, each touched
-session's visits get the hours since their previous visit (``visits.gap_hours``) and every hour
-whose visits changed gets its ``visit_hours`` row recomputed from them. Umami's summary then
+"""Umami's visit numbers, kept ready per hour: when a batch's visits are written, each touched
+session's visits get the hours since their previous visit (``visits.gap_hours``) and the hours
+whose visits changed get the change added to their ``visit_hours`` row. Umami's summary then
 reads one row per hour instead of every visit of a year: pageviews, bounces and seconds add up,
 and distinct sessions over a range are the sessions starting in it plus those crossing its start
 (the visits in it whose previous visit lies before it).
 
-Recomputing, not adding: a visit that gains a pageview stops being a bounce, and a visit that
-arrives late (another worker's batch, an import) changes the gap of the session's next visit.
-On PostgreSQL the writers of a site take a transaction lock first, so each recompute sees every
-visit committed before it; SQLite has one writer at a time anyway."""
+A change, not a count: a visit that gains a pageview stops being a bounce, its seconds grow,
+and a visit that arrives late (another worker's batch, an import) changes the gap of the
+session's next visit; so the visits' states before the batch are read, and each hour gets the
+difference between after and before. That needs the writers of a session's visits to take
+turns: persisters already do (each locks its sessions' visitor_sessions rows first), and on
+PostgreSQL every writer also takes the site's visit lock before reading, which covers the
+writers that do not touch those rows (rollups.rebuild after an import or a repair). SQLite has
+one writer at a time anyway."""
 from collections import defaultdict
 from datetime import timedelta
 
 from sqlalchemy import bindparam, case, cast, delete, func, insert, select, text, update
 
 from app.extensions import db
-from app.ingest.store import is_postgresql
+from app.ingest.store import is_postgresql, upsert_add
 from app.models import Visit, VisitHour
 from app.models.hits import LONG_GAP
 
 HOUR = timedelta(hours=1)
+SECOND = timedelta(seconds=1)
 LOCK_SPACE = 0x1BE5  # the first key of the sites' advisory locks (the second is the site id)
 CHUNK = 500
 
@@ -34,42 +39,82 @@ def lock_sites(site_ids):
                            {"space": LOCK_SPACE, "site": site_id})
 
 
-def refresh(touched):
-    """After visits were upserted: ``touched`` is {(site id, session id, hour)} of the visits
-    written. Sets the gaps of those sessions' visits from the earliest touched hour on, then
-    recomputes the visit_hours rows of every hour whose visits changed."""
-    if not touched:
+def write(visits):
+    """Write a batch's visits (dicts: session_id, hour, site_id, pageviews, first_at, last_at),
+    adding them to the stored ones, with their sessions' gaps and the hours' visit numbers."""
+    if not visits:
         return
-    earliest, site_of = {}, {}
-    dirty = defaultdict(set)
-    for site_id, session_id, hour in touched:
-        earliest[session_id] = min(earliest.get(session_id, hour), hour)
-        site_of[session_id] = site_id
-        dirty[site_id].add(hour)
-    changed = []
-    sessions = sorted(earliest)
-    for start in range(0, len(sessions), CHUNK):
-        rows = db.session.execute(
-            select(Visit.session_id, Visit.hour, Visit.gap_hours)
-            .where(Visit.session_id.in_(sessions[start:start + CHUNK]))
-            .order_by(Visit.session_id, Visit.hour)).all()
-        previous = None
-        for session_id, hour, gap in rows:
-            before = previous[1] if previous and previous[0] == session_id else None
-            previous = (session_id, hour)
-            if hour < earliest[session_id]:
-                continue
-            wanted = None if before is None else round((hour - before) / HOUR)
-            if wanted != gap:
-                changed.append({"s": session_id, "h": hour, "gap": wanted})
-                dirty[site_of[session_id]].add(hour)
-    if changed:
+    lock_sites({visit["site_id"] for visit in visits})
+    stored = _stored(sorted({visit["session_id"] for visit in visits}))
+    before = {key: dict(state) for key, state in stored.items()}
+    site_of = {}
+    for visit in visits:
+        key = (visit["session_id"], visit["hour"])
+        site_of[visit["session_id"]] = visit["site_id"]
+        state = stored.get(key)
+        if state is None:
+            stored[key] = {"pageviews": visit["pageviews"], "first_at": visit["first_at"],
+                           "last_at": visit["last_at"], "gap": None}
+        else:
+            state["pageviews"] += visit["pageviews"]
+            state["first_at"] = min(state["first_at"], visit["first_at"])
+            state["last_at"] = max(state["last_at"], visit["last_at"])
+    upsert_add(Visit.__table__, ("session_id", "hour"), visits, add=("pageviews",),
+               least=("first_at",), greatest=("last_at",))
+    gaps, changes = [], defaultdict(lambda: [0, 0, 0, 0])  # pageviews, bounces, s, sessions
+    previous = None
+    for key in sorted(stored):
+        session_id, hour = key
+        state = stored[key]
+        earlier = previous[1] if previous and previous[0] == session_id else None
+        previous = key
+        state_gap = None if earlier is None else round((hour - earlier) / HOUR)
+        old = before.get(key)
+        if old is not None and old["gap"] != state_gap or old is None and state_gap is not None:
+            gaps.append({"s": session_id, "h": hour, "gap": state_gap})
+        state["gap"] = state_gap
+        if old != state:
+            change = changes[(site_of[session_id], hour)]
+            for n, (was, now) in enumerate(zip(_numbers(old), _numbers(state))):
+                change[n] += now - was
+    if gaps:
         db.session.execute(
             update(Visit.__table__).where(Visit.session_id == bindparam("s"),
                                           Visit.hour == bindparam("h"))
-            .values(gap_hours=bindparam("gap")), changed)
-    for site_id, hours in sorted(dirty.items()):
-        recompute_hours(site_id, sorted(hours))
+            .values(gap_hours=bindparam("gap")), gaps)
+    upsert_add(VisitHour.__table__, ("site_id", "hour"),
+               [{"site_id": site_id, "hour": hour, "pageviews": p, "bounces": b, "seconds": t,
+                 "sessions": n} for (site_id, hour), (p, b, t, n) in changes.items()],
+               add=("pageviews", "bounces", "seconds", "sessions"))
+
+
+def _stored(sessions):
+    """{(session id, hour): state} of every stored visit of ``sessions``."""
+    found = {}
+    for start in range(0, len(sessions), CHUNK):
+        for session_id, hour, pageviews, first_at, last_at, gap in db.session.execute(
+                select(Visit.session_id, Visit.hour, Visit.pageviews, Visit.first_at,
+                       Visit.last_at, Visit.gap_hours)
+                .where(Visit.session_id.in_(sessions[start:start + CHUNK]))):
+            found[(session_id, hour)] = {"pageviews": pageviews, "first_at": first_at,
+                                         "last_at": last_at, "gap": gap}
+    return found
+
+
+def _numbers(state):
+    """A visit's share of its hour's numbers: (pageviews, bounces, seconds, sessions)."""
+    if state is None:
+        return 0, 0, 0, 0
+    pageviews = state["pageviews"]
+    seconds = _seconds(state["first_at"], state["last_at"]) if pageviews > 1 else 0
+    return pageviews, int(pageviews == 1), seconds, int(state["gap"] is None)
+
+
+def _seconds(first, last):
+    """What seconds_between() gives in SQL for these two timestamps."""
+    if is_postgresql():
+        return (last - first) // SECOND
+    return (last.replace(microsecond=0) - first.replace(microsecond=0)) // SECOND
 
 
 def crossing_selects(site_id, start, end, *columns):

@@ -404,9 +404,9 @@ def test_umami_summary_over_days_with_late_batches_and_long_gaps(app, site, stor
 def test_a_late_batch_and_a_batch_of_the_hour_it_changes_do_not_cross(app, site, store_hits):
     """A late batch (a session's earlier visit, arriving after its later one) changes that
     later visit's hour; a second persister writes another session's visit into the same hour
-    at the same time. The second waits for the first to commit (PostgreSQL: the site's visit
-    lock; SQLite: its one writer), so the hour's numbers hold both visits — no stale recount,
-    no conflict."""
+    at the same time. The second waits for the first to commit (PostgreSQL: the hour's row;
+    SQLite: its one writer), and the hour's numbers hold both changes: the late visit's
+    session no longer starts at 12:00, the other session does."""
     import threading
     import uuid as uuid_lib
 
