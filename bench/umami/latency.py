@@ -147,7 +147,7 @@ def explain(url, results, count, token):
                         "plan": plan})
         event.remove(db.engine, "before_cursor_execute", before)
         event.remove(db.engine, "after_cursor_execute", after)
-    db.engine.dispose()
+        db.engine.dispose()
     return out
 
 
