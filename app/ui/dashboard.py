@@ -14,7 +14,7 @@ from app import accounts
 from app.clock import utcnow
 from app.exceptions import ValidationError
 from app.extensions import db
-from app.models import Site
+from app.models import Site, User
 from app.stats import summary
 from app.stats.query import GROUPS, StatsQuery, zone_offset
 from app.ui import charts, widgets
@@ -110,8 +110,25 @@ class View:
                 if args[k] not in (None, "")}
 
 
+# What a public or secret-link reader sees of the site owner's settings: how numbers, dates and
+# times are shown and the widget layout; never the owner's saved view or anything personal.
+OWNER_DISPLAY = ("timezone", "sunday_starts_week", "twenty_four_hours", "number_format",
+                 "date_format", "widgets")
+
+
 def user_settings():
     return dict(current_user.settings or {}) if current_user.is_authenticated else {}
+
+
+def reader_settings(site):
+    """The settings a dashboard is shown with: the signed-in user's own; for a reader without
+    an account, the site owner's display settings (time zone, week start, formats, widgets),
+    so a public dashboard shows the owner's days and hours rather than UTC's."""
+    if current_user.is_authenticated:
+        return user_settings()
+    owner = db.session.get(User, site.owner_id) if site.owner_id else None
+    settings = (owner.settings or {}) if owner is not None else {}
+    return {key: settings[key] for key in OWNER_DISPLAY if key in settings}
 
 
 def _saved_view(settings):
@@ -257,7 +274,7 @@ def show(site_id):
     embed = bool(request.args.get("hideui"))
     if embed:
         g.embed_origins = embed_origins(site)
-    settings = user_settings()
+    settings = reader_settings(site)
     view = build_view(site, request.args, settings)
     layout = [(w, o) for w, o in widgets.layout(settings.get("widgets"))
               if current_user.is_authenticated or not w.members_only]
@@ -280,7 +297,7 @@ def widget(site_id, key):
         abort(404, "There is no such widget.")
     if entry.members_only and not current_user.is_authenticated:
         abort(403, "Only the site's users can see this.")
-    settings = user_settings()
+    settings = reader_settings(site)
     view = build_view(site, request.args, settings)
     options = {w.key: s for w, s in widgets.layout(settings.get("widgets"))}.get(
         entry.key) or widgets.settings_for(entry, None)

@@ -289,6 +289,38 @@ def test_public_dashboard_is_readable_by_anyone(client, seeded):
     assert client.get("/sites/dashboard").status_code == 302  # the site list stays private
 
 
+def test_a_public_reader_sees_the_owners_time_zone_and_layout(new_client, logged_in, user,
+                                                              seeded):
+    """Readers without an account get the owner's time zone, formats and widget layout (not
+    UTC and every widget), and nothing else of the owner's settings; a signed-in reader keeps
+    their own."""
+    accounts.update_site(seeded, settings={"public": "public"})
+    reader = new_client()
+    seeded.owner_id = user.id
+    user.settings = {**(user.settings or {}), "timezone": "JP.Asia/Tokyo",
+                     "twenty_four_hours": True,
+                     "widgets": [{"n": "totalpages", "s": {}}, {"n": "pages", "s": {}}],
+                     "views": [{"name": "default", "filter": "blog", "group": 0, "period": "0"}]}
+    db.session.commit()
+    # The 09:00 UTC pageview of 18 June is 18:00 in Tokyo (the owner's zone).
+    day = {"period-start": "2020-06-18", "period-end": "2020-06-18", "group": "hour"}
+    public = widget(reader, seeded, "totalpages", **day)
+    assert "18 Jun 2020 18:00: 1 visitor<" in unescape(public)
+    assert "18 Jun 2020 09:00: 1 visitor<" not in unescape(public)
+    html = text(reader.get(f"/sites/{seeded.id}/dashboard"))
+    assert "Save as default view" not in html  # really read without an account
+    keys = re.findall(r'<section class="widget widget-(\w+) state-loading"', html)
+    assert keys == ["totalpages", "pages"]
+    assert 'value="blog"' not in html  # the owner's saved view (its filter) stays theirs
+    # The owner, signed in, sees the same hours; a signed-in user of another zone their own.
+    assert "18 Jun 2020 18:00: 1 visitor<" in unescape(widget(logged_in, seeded, "totalpages",
+                                                              **day))
+    user.settings = {**user.settings, "timezone": ".UTC"}
+    db.session.commit()
+    assert "18 Jun 2020 09:00: 1 visitor<" in unescape(widget(logged_in, seeded, "totalpages",
+                                                              **day))
+
+
 def test_secret_link(client, new_client, seeded):
     accounts.update_site(seeded, settings={"public": "secret", "secret": "Sesame1234"})
     response = client.get(f"/sites/{seeded.id}/dashboard?access-token=Sesame1234&period=month")
