@@ -269,24 +269,14 @@ def test_umami_summary_equals_visits_counted_from_the_raw_hits(app, site, store_
     import random
 
     rnd = random.Random(7)
-    base = datetime(2021, 4, 20, 8, tzinfo=timezone.utc)
-    moments = sorted(base + timedelta(seconds=rnd.randrange(6 * 3600)) for _ in range(300))
-    hits = []
-    for when in moments:
-        fields = {"no_session": True} if rnd.random() < 0.15 else {
-            "session": f"visitor-{rnd.randrange(25)}"}
-        if rnd.random() < 0.1:
-            fields["kind"] = "event"
-        path = "signup" if fields.get("kind") else f"/p{rnd.randrange(4)}"
-        hits.append(HitIn(site_id=site.id, path=path, created_at=when.timestamp(),
-                          family="gc-api", user_agent=FIREFOX, **fields))
+    naive, hits = spread_hits(site, rnd, seconds=6 * 3600, count=300, visitors=25, lone=0.15,
+                              events=0.1)
     store_hits(*hits)
     rows = raw_pageviews(site)
     assert any(s is None for s, _ in rows) and len({s for s, _ in rows}) > 10
 
     def expected(start, end):
         return umami_from_raw(rows, start, end)
-    naive = base.replace(tzinfo=None)
     ranges = [(naive, naive + timedelta(hours=6))]
     for _ in range(20):
         start = naive + timedelta(seconds=rnd.randrange(3 * 3600))
@@ -348,16 +338,17 @@ def visit_numbers_rebuilt(site):
     return gaps, stored, fresh, kept
 
 
-def spread_hits(site, rnd, days=6, count=500):
-    """Hits of 30 visitors over ``days`` days (gaps of minutes to two days within a visitor's
-    session: the supplied session string keeps it), some without a session, some events."""
+def spread_hits(site, rnd, days=6, count=500, seconds=None, visitors=30, lone=0.1, events=0.08):
+    """Hits of ``visitors`` visitors over ``days`` days (or ``seconds``), with gaps of minutes to
+    days within a visitor's session (the supplied session string keeps it), a share ``lone``
+    without a session and ``events`` events. Returns (naive UTC start, hits)."""
     base = datetime(2021, 4, 20, 8, tzinfo=timezone.utc)
     hits = []
     for _ in range(count):
-        when = base + timedelta(seconds=rnd.randrange(days * 86400))
-        fields = {"no_session": True} if rnd.random() < 0.1 else {
-            "session": f"visitor-{rnd.randrange(30)}"}
-        if rnd.random() < 0.08:
+        when = base + timedelta(seconds=rnd.randrange(seconds or days * 86400))
+        fields = {"no_session": True} if rnd.random() < lone else {
+            "session": f"visitor-{rnd.randrange(visitors)}"}
+        if rnd.random() < events:
             fields["kind"] = "event"
         path = "signup" if fields.get("kind") else f"/p{rnd.randrange(4)}"
         hits.append(HitIn(site_id=site.id, path=path, created_at=when.timestamp(),

@@ -27,17 +27,23 @@ def referrer(rng):
     return f"https://r{min(int(rng.paretovariate(0.9)), 500)}.example/"
 
 
-@pytest.fixture
-def long_tail(site, store_hits):
-    rng = random.Random(5)
+def store_spread(site, store_hits, rng, path, referrer=lambda rng: ""):
+    """3,000 hits without a session over the DAYS from FIRST, ``path(rng)`` and
+    ``referrer(rng)`` choosing each one's path and referrer."""
     hits = []
     for _ in range(3000):
         when = FIRST + timedelta(minutes=rng.randrange(DAYS * 24 * 60))
-        hits.append(HitIn(site_id=site.id, path=f"/p{rng.randrange(4)}", family="gc-api",
-                          no_session=True, referrer=referrer(rng),
+        hits.append(HitIn(site_id=site.id, path=path(rng), family="gc-api", no_session=True,
+                          referrer=referrer(rng),
                           created_at=when.replace(tzinfo=timezone.utc).timestamp()))
     store_hits(*hits)
     return site
+
+
+@pytest.fixture
+def long_tail(site, store_hits):
+    return store_spread(site, store_hits, random.Random(5), lambda rng: f"/p{rng.randrange(4)}",
+                        referrer)
 
 
 def ranges():
@@ -171,15 +177,8 @@ def test_ties_at_the_bound_fall_back(site, store_hits, monkeypatch):
 @pytest.fixture
 def many_paths(site, store_hits):
     """Hits on a long tail of paths (a few popular, hundreds seen once or twice: many ties)."""
-    rng = random.Random(9)
-    hits = []
-    for _ in range(3000):
-        when = FIRST + timedelta(minutes=rng.randrange(DAYS * 24 * 60))
-        hits.append(HitIn(site_id=site.id, path=f"/p{min(int(rng.paretovariate(0.8)), 600)}",
-                          family="gc-api", no_session=True,
-                          created_at=when.replace(tzinfo=timezone.utc).timestamp()))
-    store_hits(*hits)
-    return site
+    return store_spread(site, store_hits, random.Random(9),
+                        lambda rng: f"/p{min(int(rng.paretovariate(0.8)), 600)}")
 
 
 @pytest.mark.parametrize("top_min", [50, 1])
