@@ -3,6 +3,7 @@ default runs one process (its hit buffer and jobs live in that process); with RE
 processes are stateless and scale out. Every number can be set from the environment (the
 systemd unit reads /etc/ibex/ibex.env); docs/deploy.md explains the sizing."""
 import errno
+import gc
 import multiprocessing
 import os
 import sys
@@ -71,6 +72,14 @@ else:
     sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # run from any directory
     from app.logs import gunicorn_logger_class
     logger_class = gunicorn_logger_class()
+
+
+def post_worker_init(worker):
+    """With the app loaded, move every object it made so far (modules, models, SQLAlchemy's
+    metadata: ~120,000 objects) out of the garbage collector's reach: a full collection then
+    scans only what requests allocate. Without this, every few dashboard widgets a full
+    collection paused a request by 40–80 ms (bench/README.md)."""
+    gc.freeze()
 
 
 def worker_exit(server, worker):

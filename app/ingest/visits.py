@@ -16,7 +16,8 @@ one writer at a time anyway."""
 from collections import defaultdict
 from datetime import timedelta
 
-from sqlalchemy import bindparam, case, cast, delete, func, insert, select, text, update
+from sqlalchemy import (bindparam, case, cast, delete, func, insert, literal_column, select, text,
+                        update)
 
 from app.extensions import db
 from app.ingest.store import is_postgresql, upsert_add
@@ -127,7 +128,10 @@ def crossing_selects(site_id, start, end, *columns):
     selects = [select(*columns).where(site, Visit.hour >= start, Visit.hour < window_end,
                                       Visit.gap_hours.is_not(None))]
     if end is None or window_end < end:
-        later = [site, Visit.gap_hours >= LONG_GAP, Visit.hour >= window_end]
+        # LONG_GAP written into the SQL: a bound value would let PostgreSQL's generic plan (a
+        # statement prepared after five runs) miss the partial index and read every visit.
+        later = [site, Visit.gap_hours >= literal_column(str(LONG_GAP)),
+                 Visit.hour >= window_end]
         selects.append(select(*columns).where(*later, *(() if end is None else
                                                          (Visit.hour < end,))))
     return selects

@@ -202,6 +202,7 @@ class Formatter:
     def __init__(self, settings):
         self.sep = SEPARATORS.get(settings.get("number_format", 8239), "\u202f")
         self.h24 = settings.get("twenty_four_hours", True) is not False
+        self._days = {}  # a year of paths charts labels the same 365 days ten times
 
     def num(self, value):
         return f"{int(round(value or 0)):,}".replace(",", self.sep)
@@ -225,7 +226,10 @@ class Formatter:
         return f"{(hour % 12) or 12} {'am' if hour < 12 else 'pm'}"
 
     def day(self, day):
-        return f"{day.day} {day:%b %Y}"
+        text = self._days.get(day)
+        if text is None:
+            text = self._days[day] = f"{day.day} {day:%b %Y}"
+        return text
 
 
 def _step_links(view):
