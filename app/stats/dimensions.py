@@ -18,10 +18,6 @@ UNKNOWN = "(unknown)"
 # Screen-width buckets (spec §11.5), in their fixed output order.
 SIZE_BUCKETS = (("phone", 1, 600), ("tablet", 601, 1000), ("desktop", 1001, 1920),
                 ("desktophd", 1921, None), ("unknown", 0, 0))
-# top_refs reads each month's TOP_MIN (or twice the rows wanted) most visited referrers; the
-# deepest row it looks for is TOP_MAX: further pages (API paging) sum every referrer instead
-# of reading and looking up thousands of candidates.
-TOP_MIN, TOP_MAX = 50, 400
 
 
 @dataclass(frozen=True)
@@ -190,8 +186,6 @@ def top_refs(q, link_domain=""):
     the order, the caller then reads _toprefs. Site-wide ranges only: a path filter reads
     the per-path ref_counts, never the long tail of a year's monthly rows."""
     need = q.offset + q.limit + 1
-    if sql.path_filtered(q) or need > TOP_MAX:
-        return None
     refs = {}
 
     def shown(keys):  # the candidates that are not the site's own referrers, with their texts
@@ -202,7 +196,7 @@ def top_refs(q, link_domain=""):
         refs.update({ref_id: (ref, scheme) for ref_id, ref, scheme in db.session.execute(query)})
         return list(refs)
 
-    top = sql.top_keys(q, "r", RefCount, "ref_id", need, max(TOP_MIN, 2 * need), keep=shown)
+    top = sql.top_keys(q, "r", RefCount, "ref_id", need, keep=shown)
     if top is None:
         return None
     return [(refs[key][0], refs[key][0], total, refs[key][1], key)

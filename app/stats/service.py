@@ -217,11 +217,7 @@ def _top_paths(q):
     """hits()' ranking — the q.limit + 1 paths with most visitors, ties newest first — from
     the top of each month's rows (sql.top_keys); None when that cannot prove it, or for a
     path filter or a long list, which sum every path."""
-    need = q.limit + 1
-    if sql.path_filtered(q) or need > dimensions.TOP_MAX:
-        return None
-    return sql.top_keys(q, "p", HitCount, "path_id", need, max(dimensions.TOP_MIN, 2 * need),
-                        newest_first=True)
+    return sql.top_keys(q, "p", HitCount, "path_id", q.limit + 1, newest_first=True)
 
 
 def path_refs(q, path_id):

@@ -18,6 +18,10 @@ from app.extensions import db
 from app.models import SiteStat
 
 INT_KINDS = frozenset("prbszc")  # kinds whose key is a number (ids, widths)
+# top_keys reads each month's TOP_MIN (or twice the rows wanted) most visited keys; the deepest
+# row it looks for is TOP_MAX: further pages (API paging) sum every key instead of reading and
+# looking up thousands of candidates.
+TOP_MIN, TOP_MAX = 50, 400
 
 
 @dataclass(frozen=True)
@@ -47,27 +51,25 @@ def period_clause(first_day, last_day, listed=False):
     the months wholly inside, the daily rows of the rest. ``listed``: name every period (for
     a few keys: PostgreSQL then looks each (period, key) up in the primary key instead of
     reading every row of the range)."""
-    months, days = [], []
-    month = first_day.replace(day=1)
-    while month <= last_day:
-        month_end = month.replace(day=calendar.monthrange(month.year, month.month)[1])
+    whole, days = [], []
+    for month in months(first_day, last_day):
+        month_end = _month_end(month)
         start, end = max(first_day, month), min(last_day, month_end)
         if (start, end) == (month, month_end):
-            months.append(month)
+            whole.append(month)
         else:
             days.append((start, end))
-        month = month_end + timedelta(days=1)
     if listed:
         every_day = [start + timedelta(days=n) for start, end in days
                      for n in range((end - start).days + 1)]
         clauses = [and_(SiteStat.span == span, inline_in(SiteStat.period, periods))
-                   for span, periods in (("d", every_day), ("m", months)) if periods]
+                   for span, periods in (("d", every_day), ("m", whole)) if periods]
         return or_(*clauses) if clauses else literal(False)
     clauses = [and_(SiteStat.span == "d", SiteStat.period >= start, SiteStat.period <= end)
                for start, end in days]
-    if months:
-        clauses.append(and_(SiteStat.span == "m", SiteStat.period >= months[0],
-                            SiteStat.period <= months[-1]))
+    if whole:
+        clauses.append(and_(SiteStat.span == "m", SiteStat.period >= whole[0],
+                            SiteStat.period <= whole[-1]))
     return or_(*clauses) if clauses else literal(False)
 
 
@@ -153,13 +155,17 @@ def hour_source(q, kind, table, column, keys=None):
     return Source(rows, rows.c.key, rows.c.visitors, true())
 
 
-def months(start, end):
-    """The first days of the UTC months that the range start … end touches, oldest first."""
-    month, last, result = start.date().replace(day=1), end.date().replace(day=1), []
+def months(first_day, last_day):
+    """The first days of the months that the days first_day … last_day touch, oldest first."""
+    month, last, result = first_day.replace(day=1), last_day.replace(day=1), []
     while month <= last:
         result.append(month)
-        month = (month + timedelta(days=32)).replace(day=1)
+        month = _month_end(month) + timedelta(days=1)
     return result
+
+
+def _month_end(month):
+    return month.replace(day=calendar.monthrange(month.year, month.month)[1])
 
 
 @dataclass(frozen=True)
@@ -181,7 +187,7 @@ def top_candidates(q, kind, m):
     outside every top has at most the sum of those values (``bound``). A candidate's lower
     bound counts the months wholly inside the range where it is in the top."""
     parts = []
-    for month in months(q.start, q.end):
+    for month in months(q.start.date(), q.end.date()):
         top = (select(SiteStat.period, _key(kind).label("key"), SiteStat.visitors)
                .where(SiteStat.site_id == q.site_id, SiteStat.kind == kind,
                       SiteStat.span == "m", SiteStat.period == month)
@@ -193,8 +199,8 @@ def top_candidates(q, kind, m):
     least = {period: min(top.values()) if len(top) >= m else 0
              for period, top in per_month.items()}
     days = whole_days(q.start, q.end)[0]
-    whole = {period for period in per_month if days and days[0] <= period and
-             period.replace(day=calendar.monthrange(period.year, period.month)[1]) <= days[1]}
+    whole = {period for period in per_month
+             if days and days[0] <= period and _month_end(period) <= days[1]}
     lower, upper = {}, {}
     for key in {key for top in per_month.values() for key in top}:
         lower[key] = sum(top.get(key, 0) for period, top in per_month.items()
@@ -203,13 +209,17 @@ def top_candidates(q, kind, m):
     return Candidates(lower, upper, sum(least.values()))
 
 
-def top_keys(q, kind, table, column, need, m, keep=None, newest_first=False):
+def top_keys(q, kind, table, column, need, keep=None, newest_first=False):
     """The ``need`` most visited keys of ``kind`` in q.start … q.end (all paths) with their
     visitors, most first (ties: lowest key first, or highest with ``newest_first``), found
-    from the top ``m`` of each month (top_candidates) — fewer when fewer keys have visitors;
-    None when those tops cannot prove the order (the caller then sums every key).
-    ``keep(keys)``: the candidates that may be shown (e.g. not the site's own referrers)."""
-    found = top_candidates(q, kind, m)
+    from the top of each month (top_candidates: TOP_MIN rows, or twice ``need``) — fewer when
+    fewer keys have visitors; None when those tops cannot prove the order, for a path filter
+    (its per-path tables have no long monthly tail) and beyond TOP_MAX keys: the caller then
+    sums every key. ``keep(keys)``: the candidates that may be shown (e.g. not the site's own
+    referrers)."""
+    if path_filtered(q) or need > TOP_MAX:
+        return None
+    found = top_candidates(q, kind, max(TOP_MIN, 2 * need))
     # A key with more visitors than ``bound`` is a candidate and comes before every key that
     # is not (ties included: those have at most ``bound``), so the candidates above it are
     # the list's head, in order; with bound 0 they are the whole list.

@@ -74,7 +74,7 @@ def all_totals(q):
 
 @pytest.mark.parametrize("top_min", [50, 1])
 def test_top_refs_equal_the_full_sum(long_tail, monkeypatch, top_min):
-    monkeypatch.setattr(dimensions, "TOP_MIN", top_min)
+    monkeypatch.setattr(sql, "TOP_MIN", top_min)
     taken = fallback = 0
     for start, end in ranges():
         for limit, offset in PAGES:
@@ -98,7 +98,7 @@ def test_candidates_bounds_hold(long_tail, m):
             assert found.lower[key] <= totals.get(key, 0) <= found.upper[key], (start, end, m)
         assert all(n <= found.bound for key, n in totals.items() if key not in found.upper), \
             (start, end, m)
-        assert len(found.upper) <= m * len(sql.months(start, end))
+        assert len(found.upper) <= m * len(sql.months(start.date(), end.date()))
         keys = sorted(found.upper)[::2]
         assert sql.key_totals(q, "r", RefCount, "ref_id", keys) == \
             {key: totals[key] for key in keys if key in totals}
@@ -107,7 +107,7 @@ def test_candidates_bounds_hold(long_tail, m):
 def test_the_fast_way_is_taken_on_a_long_tail(long_tail):
     q = StatsQuery(site_id=long_tail.id, start=FIRST, end=FIRST + timedelta(days=DAYS),
                    limit=6)
-    found = sql.top_candidates(q, "r", dimensions.TOP_MIN)
+    found = sql.top_candidates(q, "r", sql.TOP_MIN)
     assert found.bound > 0 and len(found.upper) < len(all_totals(q))  # a tail left unread
     fast = dimensions.top_refs(q, OWN)
     assert fast is not None and len(fast) == 7
@@ -144,7 +144,7 @@ def test_few_referrers_need_no_bound(site, store_hits):
 
 def test_path_filters_and_deep_pages_read_the_full_sum(long_tail):
     q = StatsQuery(site_id=long_tail.id, start=FIRST, end=FIRST + timedelta(days=60))
-    assert dimensions.top_refs(q.page(offset=dimensions.TOP_MAX)) is None
+    assert dimensions.top_refs(q.page(offset=sql.TOP_MAX)) is None
     paths = service.path_ids_by_name(long_tail.id, ["/p1", "/p2"])
     filtered = StatsQuery(site_id=long_tail.id, start=FIRST, end=FIRST + timedelta(days=60),
                           include_paths=paths)
@@ -156,7 +156,7 @@ def test_ties_at_the_bound_fall_back(site, store_hits, monkeypatch):
     # One clear head, then 20 referrers with one visitor each: the month's 4th row (the bound)
     # is one of them, chosen among equals by the index. The second row is the tied referrer
     # with the lowest id, which only the full sum knows.
-    monkeypatch.setattr(dimensions, "TOP_MIN", 1)
+    monkeypatch.setattr(sql, "TOP_MIN", 1)
     when = datetime(2026, 3, 10, tzinfo=timezone.utc).timestamp()
     store_hits(*[HitIn(site_id=site.id, path="/", family="gc-api", no_session=True,
                        referrer=f"https://tie{n}.example/", created_at=when + n)
@@ -186,7 +186,7 @@ def test_the_paths_ranking_equals_the_full_sum(many_paths, monkeypatch, top_min)
     """service.hits' ranking from the top of each month's rows gives the paths, counts and
     order (ties: newest path first) of summing every path, for the dashboard's list lengths
     and the API's, and is really taken on a long-tailed year."""
-    monkeypatch.setattr(dimensions, "TOP_MIN", top_min)
+    monkeypatch.setattr(sql, "TOP_MIN", top_min)
     taken = 0
     for start, end in ranges():
         for limit in (1, 6, 10, 20, 60):
@@ -209,5 +209,5 @@ def test_the_paths_ranking_falls_back_for_path_filters_and_long_lists(many_paths
     q = StatsQuery(site_id=many_paths.id, start=FIRST, end=FIRST + timedelta(days=DAYS),
                    limit=10, group="day")
     assert service._top_paths(q) is not None
-    assert service._top_paths(q.page(limit=dimensions.TOP_MAX)) is None
+    assert service._top_paths(q.page(limit=sql.TOP_MAX)) is None
     assert service._top_paths(dataclasses.replace(q, exclude_paths=(1,))) is None
