@@ -16,8 +16,7 @@ one writer at a time anyway."""
 from collections import defaultdict
 from datetime import timedelta
 
-from sqlalchemy import (bindparam, case, cast, delete, func, insert, literal_column, select, text,
-                        update)
+from sqlalchemy import bindparam, cast, func, literal_column, select, text, update
 
 from app.extensions import db
 from app.ingest.store import is_postgresql, upsert_add
@@ -78,11 +77,21 @@ def write(visits):
             change = changes[(site_of[session_id], hour)]
             for n, (was, now) in enumerate(zip(_numbers(old), _numbers(state))):
                 change[n] += now - was
-    if gaps:
+    _set_gaps(gaps)
+    _add_to_hours(changes)
+
+
+def _set_gaps(rows):
+    """Store new gaps: rows of {"s": session id, "h": hour, "gap": hours or None}."""
+    if rows:
         db.session.execute(
             update(Visit.__table__).where(Visit.session_id == bindparam("s"),
                                           Visit.hour == bindparam("h"))
-            .values(gap_hours=bindparam("gap")), gaps)
+            .values(gap_hours=bindparam("gap")), rows)
+
+
+def _add_to_hours(changes):
+    """Add {(site id, hour): [pageviews, bounces, seconds, sessions]} to visit_hours."""
     upsert_add(VisitHour.__table__, ("site_id", "hour"),
                [{"site_id": site_id, "hour": hour, "pageviews": p, "bounces": b, "seconds": t,
                  "sessions": n} for (site_id, hour), (p, b, t, n) in changes.items()],
@@ -145,45 +154,17 @@ def forget_before(site_id, cutoff):
                                               Visit.hour, Visit.gap_hours)
               for session_id, hour, gap in db.session.execute(select_)
               if hour - gap * HOUR < cutoff]
-    if firsts:
-        db.session.execute(
-            update(Visit.__table__).where(Visit.session_id == bindparam("s"),
-                                          Visit.hour == bindparam("h"))
-            .values(gap_hours=bindparam("gap")), firsts)
-        recompute_hours(site_id, sorted({row["h"] for row in firsts}))
+    _set_gaps(firsts)
+    starting = defaultdict(lambda: [0, 0, 0, 0])
+    for row in firsts:  # each one now starts its session in its hour
+        starting[(site_id, row["h"])][3] += 1
+    _add_to_hours(starting)
     return len(firsts)
-
-
-def hour_numbers(where):
-    """A select of (site_id, hour, pageviews, bounces, seconds, sessions) of the visits matching
-    ``where``, one row per site and hour."""
-    return (select(Visit.site_id, Visit.hour, func.sum(Visit.pageviews),
-                   func.sum(case((Visit.pageviews == 1, 1), else_=0)),
-                   func.sum(case((Visit.pageviews > 1, visit_seconds()), else_=0)),
-                   func.sum(case((Visit.gap_hours.is_(None), 1), else_=0)))
-            .where(where).group_by(Visit.site_id, Visit.hour))
-
-
-def recompute_hours(site_id, hours):
-    """Replace the site's visit_hours rows of ``hours`` by the sums of their visits (an hour
-    without visits gets no row)."""
-    columns = ("site_id", "hour", "pageviews", "bounces", "seconds", "sessions")
-    for start in range(0, len(hours), CHUNK):
-        chunk = hours[start:start + CHUNK]
-        db.session.execute(delete(VisitHour).where(VisitHour.site_id == site_id,
-                                                   VisitHour.hour.in_(chunk)))
-        db.session.execute(insert(VisitHour).from_select(columns, hour_numbers(
-            (Visit.site_id == site_id) & Visit.hour.in_(chunk))))
-
-
-def visit_seconds():
-    """Whole seconds between a visit's first and last pageview, as SQL (Umami's ``time``)."""
-    return seconds_between(Visit.first_at, Visit.last_at)
 
 
 def seconds_between(first, last):
     """Whole seconds from ``first`` to ``last`` (timestamp columns), as SQL."""
-    if db.session.get_bind().dialect.name == "postgresql":
+    if is_postgresql():
         return func.floor(func.extract("epoch", last - first))
     return (cast(func.strftime("%s", last), db.Integer)
             - cast(func.strftime("%s", first), db.Integer))

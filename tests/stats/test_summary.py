@@ -316,7 +316,7 @@ def umami_from_raw(rows, start, end):
 def visit_numbers_rebuilt(site):
     """(gaps, visit_hours) as computed from scratch over the site's visits: what the persister's
     incremental upkeep must equal."""
-    from sqlalchemy import select
+    from sqlalchemy import case, func, select
 
     from app.extensions import db
     from app.ingest import visits
@@ -329,8 +329,13 @@ def visit_numbers_rebuilt(site):
         gaps[(session_id, hour)] = None if before is None else \
             int((hour - before) / timedelta(hours=1))
         previous[session_id] = hour
-    fresh = {tuple(row[1:]) for row in db.session.execute(
-        visits.hour_numbers(Visit.site_id == site.id))}
+    seconds = visits.seconds_between(Visit.first_at, Visit.last_at)
+    fresh = {tuple(row) for row in db.session.execute(
+        select(Visit.hour, func.sum(Visit.pageviews),
+               func.sum(case((Visit.pageviews == 1, 1), else_=0)),
+               func.sum(case((Visit.pageviews > 1, seconds), else_=0)),
+               func.sum(case((Visit.gap_hours.is_(None), 1), else_=0)))
+        .where(Visit.site_id == site.id).group_by(Visit.hour))}
     kept = {(row.hour, row.pageviews, row.bounces, row.seconds, row.sessions)
             for row in db.session.scalars(select(VisitHour).where(VisitHour.site_id == site.id))}
     stored = dict(((s, h), g) for s, h, g in db.session.execute(
